@@ -1,0 +1,31 @@
+# make book : set up .venv (if needed) and build the executed HTML book into _build/html
+# make test : set up .venv (if needed) and run the unit tests and every notebook (nbmake)
+# make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book test bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+book: setup
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+test: setup
+	$(PY) -m pytest tests/
+	$(PY) -m pytest --nbmake --nbmake-timeout=900 book/
+
+bench: setup
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf _build book/_output results

@@ -1,0 +1,32 @@
+"""Input checks shared by the package: errors say what was expected."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_tensor(x: object, name: str, ndim: int, layout: str, finite: bool = True) -> Tensor:
+    """Require a non-empty floating tensor of rank ``ndim``, with finite values if ``finite``.
+
+    Hot paths (the model, the losses) pass ``finite=False``: the check would force a
+    GPU sync every step, and the training loop catches non-finite losses anyway.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor {layout}; got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have shape {layout} (rank {ndim}); got {list(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must be non-empty {layout}; got shape {list(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{name} must be a floating tensor; got dtype {x.dtype}")
+    if finite and not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite {layout}")
+    return x
+
+
+def check_same_shape(layout: str, **tensors: Tensor) -> None:
+    """Require every named tensor to have the same shape."""
+    shapes = {k: list(v.shape) for k, v in tensors.items()}
+    if len({tuple(s) for s in shapes.values()}) > 1:
+        detail = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise ValueError(f"{' and '.join(shapes)} must have the same shape {layout}; got {detail}")

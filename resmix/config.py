@@ -1,0 +1,165 @@
+"""Configuration: frozen dataclasses and the two named profiles.
+
+Every default carries a short reason. Profiles are built with
+:func:`dataclasses.replace`, never by mutating a global.
+
+``quick`` runs a chapter's experiments in about a minute on a 2-core CPU;
+``full`` is the GPU scale. :func:`get_profile` picks one from the
+``RESMIX_PROFILE`` environment variable, else ``full`` when CUDA is present,
+else ``quick``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+RESIDUALS = ("leaky", "none")
+RECON_KINDS = ("mse", "mrstft")
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    sample_rate: int = 8000  # 8 kHz keeps clips short while still sounding musical
+    clip_seconds: float = 0.5  # half a second: several notes, 4000 samples
+    frame_size: int = 32  # D: samples per frame, the model's feature dimension
+    rms: float = 0.1  # every clip is normalised to this RMS (about -20 dBFS)
+    n_train: int = 256  # training pairs
+    n_val: int = 64  # held-out pairs for per-epoch metrics
+    seed: int = 1234  # data seed; the validation set uses seed + 1
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0 or self.clip_seconds <= 0 or self.rms <= 0:
+            raise ValueError("sample_rate, clip_seconds and rms must be positive")
+        if self.n_samples % self.frame_size:
+            raise ValueError(
+                f"clip length {self.n_samples} samples must be a multiple of frame_size "
+                f"{self.frame_size}")
+
+    @property
+    def n_samples(self) -> int:
+        """N: samples per clip."""
+        return round(self.sample_rate * self.clip_seconds)
+
+    @property
+    def n_frames(self) -> int:
+        """T: frames per clip."""
+        return self.n_samples // self.frame_size
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    dim: int = 32  # D, must equal DataConfig.frame_size
+    d_model: int = 64  # transformer width; the pilot's size
+    n_layers: int = 2  # encoder blocks per stage
+    n_heads: int = 4  # attention heads (d_model must divide evenly)
+    ff_mult: int = 4  # feed-forward width = ff_mult * d_model, as in Vaswani et al.
+    dropout: float = 0.0  # off: the study wants deterministic, comparable runs
+    residual: str = "leaky"  # "leaky": the seed's averages; "none": the fixed design
+    zero_init_output: bool = False  # True: output projections start at zero ("zero learning")
+
+    def __post_init__(self) -> None:
+        if self.residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {RESIDUALS}; got {self.residual!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    anti_correlation: float = 1.0  # weight of |Pearson(output, target)|
+    novelty: float = 1.0  # weight of max |Pearson| with input and stage-1 output
+    reconstruction: float = 0.0  # the seed's fixed design trained with zero reconstruction
+    recon_kind: str = "mse"  # "mse" (waveform) or "mrstft" (multi-resolution STFT)
+    variance: float = 0.0  # weight of the VICReg-style variance hinge (off by default)
+    variance_gamma: float = 1.0  # hinge floor, as a fraction of the target's standard deviation
+    eps: float = 1e-8  # the epsilon in Pearson's denominator; see chapter 4
+
+    def __post_init__(self) -> None:
+        if self.recon_kind not in RECON_KINDS:
+            raise ValueError(f"recon_kind must be one of {RECON_KINDS}; got {self.recon_kind!r}")
+        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "eps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss weight {name} must be >= 0; got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30  # the seed's collapse is reported at epoch 21
+    batch_size: int = 32  # 8 steps per epoch at the quick data size
+    lr: float = 1e-3  # AdamW, the pilot's rate
+    weight_decay: float = 0.01  # torch's AdamW default; chapter 4 ablates it
+    grad_clip: float = 1.0  # clip the global gradient norm; 0 turns clipping off
+    seed: int = 0  # model initialisation and batch order
+    amp: bool = False  # bf16 autocast (CUDA only; ignored on CPU)
+    device: str = "auto"  # "auto": CUDA when available, else CPU
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str = "experiment"
+    profile: str = "quick"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.dim != self.data.frame_size:
+            raise ValueError(
+                f"model.dim ({self.model.dim}) must equal data.frame_size "
+                f"({self.data.frame_size}): frames are the model's features")
+
+    def with_(self, **sections: Any) -> "Experiment":
+        """Replace fields inside sections: ``exp.with_(model={"residual": "none"})``."""
+        changes: dict[str, Any] = {}
+        for key, value in sections.items():
+            if isinstance(value, dict):
+                changes[key] = replace(getattr(self, key), **value)
+            else:
+                changes[key] = value
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Experiment":
+        return cls(name=d["name"], profile=d["profile"], data=DataConfig(**d["data"]),
+                   model=ModelConfig(**d["model"]), loss=LossConfig(**d["loss"]),
+                   train=TrainConfig(**d["train"]))
+
+
+def quick() -> Experiment:
+    """CPU profile: small data and model, a run in seconds."""
+    return Experiment(name="quick", profile="quick")
+
+
+def full() -> Experiment:
+    """GPU profile: more data, a wider and deeper model, longer training."""
+    base = quick()
+    return replace(
+        base, name="full", profile="full",
+        data=replace(base.data, clip_seconds=1.024, n_train=4096, n_val=512),
+        model=replace(base.model, d_model=256, n_layers=4, n_heads=8),
+        train=replace(base.train, epochs=60, batch_size=64, amp=True),
+    )
+
+
+def get_profile(name: str | None = None) -> Experiment:
+    """The named profile; with no name, ``RESMIX_PROFILE``, else full on CUDA, else quick."""
+    if name is None:
+        name = os.environ.get("RESMIX_PROFILE")
+    if name is None:
+        import torch
+        name = "full" if torch.cuda.is_available() else "quick"
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}; got {name!r}")
+    return quick() if name == "quick" else full()

@@ -1,0 +1,229 @@
+"""Synthetic audio pairs, framing between waveforms and ``[B, D, T]``, and WAV I/O.
+
+Waveforms are ``[B, N]`` float32 (batch, samples); model tensors are ``[B, D, T]``
+(batch, samples per frame, frames). Everything here is procedural and seeded:
+no downloads.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import Tensor
+
+from ._checks import check_same_shape, check_tensor
+from .config import DataConfig
+
+PENTATONIC = np.array([0, 2, 4, 7, 9, 12, 14, 16])  # semitones: consonant, easy to hear
+MINOR = np.array([0, 3, 5, 7, 10, 12])
+
+
+class ClippingWarning(UserWarning):
+    """A waveform written to WAV had samples outside [-1, 1] and was clipped."""
+
+
+def _envelope(tt: np.ndarray, attack: float, decay: float) -> np.ndarray:
+    """Attack-decay envelope; zero before the onset (tt < 0)."""
+    on = tt >= 0
+    tt = np.where(on, tt, 0.0)
+    return on * (1.0 - np.exp(-tt / attack)) * np.exp(-tt / decay)
+
+
+def _input_clip(rng: np.random.Generator, t: np.ndarray, sr: int) -> np.ndarray:
+    """A slow melody of harmonic notes (organ/string-like timbre)."""
+    x = np.zeros_like(t)
+    duration = t[-1] + 1 / sr
+    n_notes = int(rng.integers(2, 5))
+    onsets = np.sort(np.concatenate([[0.0], rng.uniform(0.1, 0.8, n_notes - 1) * duration]))
+    for onset in onsets:
+        f0 = 220.0 * 2 ** (rng.choice(PENTATONIC) / 12)
+        env = _envelope(t - onset, attack=0.02, decay=rng.uniform(0.2, 0.5))
+        for k in range(1, 9):
+            if k * f0 >= sr / 2:
+                break
+            x += env * rng.uniform(0.5, 1.0) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    return x
+
+
+def _target_clip(rng: np.random.Generator, t: np.ndarray, sr: int) -> np.ndarray:
+    """A busier rhythm of FM plucks in a lower register, with noise hits."""
+    y = np.zeros_like(t)
+    duration = t[-1] + 1 / sr
+    step = duration / 8  # an eighth-note grid: a different rhythm family from the input
+    for i in range(8):
+        tt = t - i * step
+        if rng.random() < 0.6:
+            f0 = 110.0 * 2 ** (rng.choice(MINOR) / 12)
+            index = rng.uniform(1.0, 4.0) * np.exp(-np.maximum(tt, 0) / 0.05)
+            y += _envelope(tt, 0.002, 0.08) * np.sin(2 * np.pi * f0 * tt + index * np.sin(4 * np.pi * f0 * tt))
+        if rng.random() < 0.3:
+            y += 0.3 * _envelope(tt, 0.001, 0.01) * rng.standard_normal(t.shape)
+    if not np.any(y):  # an empty bar: force one pluck so that every clip has energy
+        y += _envelope(t, 0.002, 0.08) * np.sin(2 * np.pi * 110.0 * t)
+    return y
+
+
+def _normalise(x: np.ndarray, rms: float) -> np.ndarray:
+    x = x - x.mean()
+    return x * (rms / np.sqrt(np.mean(x ** 2)))
+
+
+def make_pairs(n: int, cfg: DataConfig | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Generate ``n`` independent (input, target) clips, each normalised to ``cfg.rms``.
+
+    Inputs are harmonic melodies; targets are FM plucks and noise hits on a
+    faster grid. The two are drawn independently, so their correlation is near 0.
+
+    Args:
+        n: number of pairs.
+        cfg: data settings (sample rate, length, RMS); defaults to ``DataConfig()``.
+        seed: the same seed gives the same clips on every machine.
+
+    Returns:
+        ``(input, target)``, each ``[n, N]`` float32 with ``N = cfg.n_samples``.
+    """
+    cfg = cfg or DataConfig()
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(cfg.n_samples) / cfg.sample_rate
+    inputs = np.stack([_normalise(_input_clip(rng, t, cfg.sample_rate), cfg.rms) for _ in range(n)])
+    targets = np.stack([_normalise(_target_clip(rng, t, cfg.sample_rate), cfg.rms) for _ in range(n)])
+    return torch.from_numpy(inputs.astype(np.float32)), torch.from_numpy(targets.astype(np.float32))
+
+
+def mix_correlated(input: Tensor, target: Tensor, rho: float) -> Tensor:
+    """A new target ``rho * u + sqrt(1 - rho^2) * v`` with the input's RMS.
+
+    ``u`` and ``v`` are the input and target scaled to unit RMS; for an input and
+    target that are uncorrelated, the result has correlation ``rho`` with the input.
+
+    Shape: input, target ``[B, N]``; returns ``[B, N]``.
+    """
+    check_same_shape("[B, N]", input=input, target=target)
+    if not -1.0 <= rho <= 1.0:
+        raise ValueError(f"rho must lie in [-1, 1]; got {rho}")
+    unit = lambda w: w / w.pow(2).mean(-1, keepdim=True).sqrt()  # noqa: E731
+    rms = target.pow(2).mean(-1, keepdim=True).sqrt()
+    return rms * (rho * unit(input) + (1 - rho ** 2) ** 0.5 * unit(target))
+
+
+def frame(wave: Tensor, frame_size: int) -> Tensor:
+    """Cut waveforms into non-overlapping frames: ``[B, N] -> [B, D, T]``, D = frame_size."""
+    check_tensor(wave, "wave", 2, "[B, N]")
+    B, N = wave.shape
+    if frame_size < 1 or N % frame_size:
+        raise ValueError(f"wave length N={N} must be a positive multiple of frame_size={frame_size}")
+    return wave.reshape(B, N // frame_size, frame_size).transpose(1, 2)  # (B, D, T)
+
+
+def unframe(x: Tensor) -> Tensor:
+    """Join frames back into waveforms: ``[B, D, T] -> [B, N]``, N = D * T. Inverse of frame."""
+    if not isinstance(x, Tensor) or x.ndim != 3:
+        raise ValueError(f"x must have shape [B, D, T]; got {getattr(x, 'shape', type(x))}")
+    B, D, T = x.shape
+    return x.transpose(1, 2).reshape(B, D * T)  # (B, N)
+
+
+@dataclass(frozen=True)
+class WavWrite:
+    """What :func:`save_wav` wrote: the path and how many samples it clipped."""
+
+    path: Path
+    n_clipped: int
+
+
+def save_wav(path: str | os.PathLike, wave: Tensor | np.ndarray, sample_rate: int) -> WavWrite:
+    """Write a mono ``[N]`` waveform as 16-bit PCM WAV, atomically.
+
+    Samples outside [-1, 1] are clipped, counted in the result and reported with
+    a :class:`ClippingWarning`.
+    """
+    w = np.asarray(wave.detach().cpu() if isinstance(wave, Tensor) else wave, dtype=np.float64)
+    if w.ndim != 1 or w.size == 0:
+        raise ValueError(f"wave must be a non-empty mono waveform [N]; got shape {list(w.shape)}")
+    if not np.isfinite(w).all():
+        raise ValueError("wave contains NaN or infinite values")
+    n_clipped = int(np.sum(np.abs(w) > 1.0))
+    if n_clipped:
+        warnings.warn(f"{path}: {n_clipped} of {w.size} samples outside [-1, 1] were clipped",
+                      ClippingWarning, stacklevel=2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(w, -1.0, 1.0), sample_rate, subtype="PCM_16")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return WavWrite(path, n_clipped)
+
+
+def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[Tensor, int]:
+    """Read a mono WAV as ``[N]`` float32 in [-1, 1].
+
+    Raises ``ValueError`` when the file has more than one channel, or when
+    ``sample_rate`` is given and the file's rate differs (resample it first).
+    """
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    if data.shape[1] != 1:
+        raise ValueError(f"{path}: expected a mono WAV (1 channel); got {data.shape[1]} channels")
+    if sample_rate is not None and sr != sample_rate:
+        raise ValueError(f"{path}: expected sample rate {sample_rate} Hz; got {sr} Hz")
+    if data.shape[0] == 0:
+        raise ValueError(f"{path}: the file holds no samples")
+    return torch.from_numpy(data[:, 0].copy()), sr
+
+
+class WavPairFolder(torch.utils.data.Dataset):
+    """(input, target) pairs from ``root/input/*.wav`` and ``root/target/*.wav`` with matching names.
+
+    All files must be mono at ``sample_rate``; each pair must have the same length.
+    With ``n_samples`` every clip is cut to that length (a shorter clip is an error);
+    without it, all clips must share one length. Items are ``([N], [N])`` float32.
+    """
+
+    def __init__(self, root: str | os.PathLike, sample_rate: int, n_samples: int | None = None):
+        root = Path(root)
+        inp, tgt = root / "input", root / "target"
+        if not inp.is_dir() or not tgt.is_dir():
+            raise ValueError(f"{root} must contain folders input/ and target/ of WAV files")
+        names = sorted(p.name for p in inp.glob("*.wav"))
+        missing = sorted(set(names) ^ {p.name for p in tgt.glob("*.wav")})
+        if missing:
+            raise ValueError(f"{root}: every input needs a target of the same name; unmatched: {missing}")
+        if not names:
+            raise ValueError(f"{root}/input holds no .wav files")
+        pairs = []
+        for name in names:
+            x, _ = load_wav(inp / name, sample_rate)
+            y, _ = load_wav(tgt / name, sample_rate)
+            if len(x) != len(y):
+                raise ValueError(f"{name}: input has {len(x)} samples, target {len(y)}; expected equal lengths")
+            if n_samples is not None:
+                if len(x) < n_samples:
+                    raise ValueError(f"{name}: {len(x)} samples, shorter than n_samples={n_samples}")
+                x, y = x[:n_samples], y[:n_samples]
+            pairs.append((x, y))
+        lengths = {len(x) for x, _ in pairs}
+        if len(lengths) > 1:
+            raise ValueError(f"{root}: clips have different lengths {sorted(lengths)}; pass n_samples to cut them")
+        self.names, self.pairs, self.sample_rate = names, pairs, sample_rate
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.pairs[i]
+
+    def tensors(self) -> tuple[Tensor, Tensor]:
+        """All pairs stacked: ``(input, target)``, each ``[n, N]``."""
+        return torch.stack([x for x, _ in self.pairs]), torch.stack([y for _, y in self.pairs])

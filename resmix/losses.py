@@ -1,0 +1,127 @@
+"""Training losses: anti-correlation, novelty, reconstruction and a variance hinge.
+
+Every loss takes model tensors ``[B, D, T]`` (the reconstruction also accepts
+waveforms ``[B, N]``) and returns a scalar. :func:`compute_losses` weights them
+by a :class:`~resmix.config.LossConfig` and reports each term separately.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import check_same_shape
+from .config import LossConfig
+from .data import unframe
+from .metrics import pearson
+from .models import StageOutputs
+
+
+def anti_correlation(output: Tensor, target: Tensor, eps: float) -> Tensor:
+    """Mean over the batch of ``|pearson(output, target)|`` with denominator ``s_o s_t + eps``."""
+    return pearson(output, target, eps, finite=False).abs().mean()
+
+
+def novelty(output: Tensor, references: Sequence[Tensor], eps: float) -> Tensor:
+    """Mean over the batch of ``max_r |pearson(output, r)|``: penalises copying any reference."""
+    if not references:
+        raise ValueError("novelty needs at least one reference tensor")
+    rho = torch.stack([pearson(output, r, eps, finite=False).abs() for r in references])  # (R, B)
+    return rho.max(0).values.mean()
+
+
+def stft_resolutions(sample_rate: int) -> list[tuple[int, int, int]]:
+    """``(n_fft, hop, win)`` of Parallel WaveGAN's three resolutions, scaled from 24 kHz.
+
+    Yamamoto et al. 2020 (arXiv:1910.11480) use (1024, 120, 600), (2048, 240, 1200)
+    and (512, 50, 240) at 24 kHz; windows and hops scale with the sample rate, and
+    n_fft is the next power of two at or above the window.
+    """
+    scale = sample_rate / 24000
+    out = []
+    for hop, win in ((120, 600), (240, 1200), (50, 240)):
+        w, h = max(16, round(win * scale)), max(4, round(hop * scale))
+        out.append((1 << (w - 1).bit_length(), h, w))
+    return out
+
+
+def mrstft_loss(output: Tensor, target: Tensor, sample_rate: int) -> Tensor:
+    """Multi-resolution STFT loss: spectral convergence plus mean |log magnitude difference|.
+
+    Zero for identical signals and blind to phase (a sign flip costs nothing).
+    Shape: waveforms ``[B, N]`` or model tensors ``[B, D, T]``.
+    """
+    check_same_shape("[B, N]", output=output, target=target)
+    x = unframe(output) if output.ndim == 3 else output
+    y = unframe(target) if target.ndim == 3 else target
+    x, y = x.float(), y.float()
+    total = x.new_zeros(())
+    resolutions = stft_resolutions(sample_rate)
+    for n_fft, hop, win in resolutions:
+        if x.shape[-1] < win:
+            raise ValueError(f"signals of {x.shape[-1]} samples are shorter than the STFT window {win}")
+        window = torch.hann_window(win, device=x.device)
+        X, Y = (torch.stft(s, n_fft, hop, win, window, return_complex=True).abs().clamp_min(1e-7)
+                for s in (x, y))  # (B, F, frames)
+        sc = torch.linalg.norm(Y - X, dim=(1, 2)) / torch.linalg.norm(Y, dim=(1, 2))
+        total = total + sc.mean() + (Y.log() - X.log()).abs().mean()
+    return total / len(resolutions)
+
+
+def reconstruction(output: Tensor, target: Tensor, kind: str, sample_rate: int) -> Tensor:
+    """``kind="mse"``: waveform mean squared error; ``kind="mrstft"``: :func:`mrstft_loss`."""
+    check_same_shape("[B, D, T]", output=output, target=target)
+    if kind == "mse":
+        return F.mse_loss(output.float(), target.float())
+    if kind == "mrstft":
+        return mrstft_loss(output, target, sample_rate)
+    raise ValueError(f"kind must be 'mse' or 'mrstft'; got {kind!r}")
+
+
+def variance_hinge(output: Tensor, target: Tensor, gamma: float, eps: float = 1e-4) -> Tensor:
+    """``relu(gamma * std(target) - sqrt(var(output) + eps))``, batch mean (VICReg, arXiv:2105.04906).
+
+    Zero once the output is at least ``gamma`` times as varied as the target: it
+    forbids silence and constants without asking for any particular content.
+    """
+    check_same_shape("[B, D, T]", output=output, target=target)
+    o, t = output.reshape(output.shape[0], -1).float(), target.reshape(target.shape[0], -1).float()
+    return F.relu(gamma * t.std(-1) - (o.var(-1) + eps).sqrt()).mean()
+
+
+@dataclass
+class LossTerms:
+    """Each unweighted term and the weighted total (scalar tensors)."""
+
+    anti_correlation: Tensor
+    novelty: Tensor
+    reconstruction: Tensor
+    variance: Tensor
+    total: Tensor
+
+    def items(self) -> dict[str, Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: LossConfig,
+                   sample_rate: int) -> LossTerms:
+    """All loss terms on the final output ``parts.output2``; novelty also against ``output1``.
+
+    Terms whose weight is zero are still computed and reported (they are cheap
+    and show what the optimiser ignores), except the STFT reconstruction,
+    which is skipped at weight zero.
+    """
+    out = parts.output2
+    ac = anti_correlation(out, target, cfg.eps)
+    nov = novelty(out, [input, parts.output1], cfg.eps)
+    if cfg.reconstruction > 0 or cfg.recon_kind == "mse":
+        rec = reconstruction(out, target, cfg.recon_kind, sample_rate)
+    else:
+        rec = out.new_zeros((), dtype=torch.float32)
+    var = variance_hinge(out, target, cfg.variance_gamma)
+    total = (cfg.anti_correlation * ac + cfg.novelty * nov + cfg.reconstruction * rec
+             + cfg.variance * var)
+    return LossTerms(ac, nov, rec, var, total)

@@ -1,0 +1,102 @@
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from resmix.config import DataConfig
+from resmix.data import (ClippingWarning, WavPairFolder, frame, load_wav, make_pairs, mix_correlated,
+                         save_wav, unframe)
+from resmix.metrics import pearson, rms
+
+
+def test_make_pairs_is_deterministic_normalised_and_independent():
+    cfg = DataConfig()
+    x1, y1 = make_pairs(8, cfg, seed=11)
+    x2, y2 = make_pairs(8, cfg, seed=11)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert x1.shape == (8, cfg.n_samples) and x1.dtype == torch.float32
+    assert torch.allclose(rms(x1), torch.full((8,), cfg.rms), rtol=1e-4)
+    assert torch.allclose(rms(y1), torch.full((8,), cfg.rms), rtol=1e-4)
+    assert pearson(x1, y1).abs().mean() < 0.1
+    assert not torch.equal(make_pairs(8, cfg, seed=12)[0], x1)
+
+
+def test_mix_correlated_sets_the_correlation():
+    x, y = make_pairs(32, seed=1)
+    y2 = mix_correlated(x, y, 0.6)
+    assert abs(float(pearson(x, y2).mean()) - 0.6) < 0.05
+    assert torch.allclose(rms(y2), rms(y), rtol=0.1)
+
+
+def test_frame_unframe_round_trip():
+    x, _ = make_pairs(3, seed=0)
+    f = frame(x, 32)
+    assert f.shape == (3, 32, x.shape[1] // 32)
+    assert torch.equal(f[:, :, 1], x[:, 32:64])  # frame t holds samples t*D .. (t+1)*D - 1
+    assert torch.equal(unframe(f), x)
+
+
+def test_frame_rejects_bad_lengths_and_ranks():
+    with pytest.raises(ValueError, match="multiple of frame_size"):
+        frame(torch.zeros(2, 100), 32)
+    with pytest.raises(ValueError, match=r"\[B, N\]"):
+        frame(torch.zeros(100), 32)
+    with pytest.raises(ValueError, match="NaN"):
+        frame(torch.full((1, 64), float("nan")), 32)
+
+
+def test_wav_round_trip(tmp_path):
+    x, _ = make_pairs(1, seed=0)
+    info = save_wav(tmp_path / "a.wav", x[0], 8000)
+    assert info.n_clipped == 0 and not list(tmp_path.glob("*.tmp*"))
+    back, sr = load_wav(tmp_path / "a.wav", 8000)
+    assert sr == 8000 and torch.allclose(back, x[0], atol=1 / 2 ** 15)
+
+
+def test_clipping_is_reported(tmp_path):
+    with pytest.warns(ClippingWarning, match="2 of 4 samples"):
+        info = save_wav(tmp_path / "c.wav", np.array([0.0, 1.5, -2.0, 0.5]), 8000)
+    assert info.n_clipped == 2
+
+
+def test_wav_errors(tmp_path):
+    sf.write(tmp_path / "st.wav", np.zeros((10, 2)), 8000)
+    with pytest.raises(ValueError, match="mono"):
+        load_wav(tmp_path / "st.wav")
+    sf.write(tmp_path / "m.wav", np.zeros(10), 16000)
+    with pytest.raises(ValueError, match="expected sample rate 8000 Hz; got 16000"):
+        load_wav(tmp_path / "m.wav", 8000)
+    with pytest.raises(ValueError, match="mono waveform"):
+        save_wav(tmp_path / "x.wav", np.zeros((2, 3)), 8000)
+
+
+def _folder(tmp_path, lengths=(800, 800), rate=8000):
+    for sub in ("input", "target"):
+        (tmp_path / sub).mkdir(parents=True)
+    for i, n in enumerate(lengths):
+        sf.write(tmp_path / "input" / f"{i}.wav", np.zeros(n), 8000)
+        sf.write(tmp_path / "target" / f"{i}.wav", np.zeros(n), rate)
+    return tmp_path
+
+
+def test_wav_pair_folder(tmp_path):
+    ds = WavPairFolder(_folder(tmp_path), 8000)
+    x, y = ds.tensors()
+    assert len(ds) == 2 and x.shape == (2, 800) and y.shape == (2, 800)
+
+
+def test_wav_pair_folder_errors(tmp_path):
+    with pytest.raises(ValueError, match="input/ and target/"):
+        WavPairFolder(tmp_path, 8000)
+    root = _folder(tmp_path / "a", lengths=(800, 700))
+    with pytest.raises(ValueError, match="different lengths"):
+        WavPairFolder(root, 8000)
+    assert WavPairFolder(root, 8000, n_samples=640).tensors()[0].shape == (2, 640)
+    with pytest.raises(ValueError, match="sample rate"):
+        WavPairFolder(_folder(tmp_path / "b", rate=16000), 8000)
+    root = _folder(tmp_path / "c")
+    (root / "target" / "1.wav").unlink()
+    with pytest.raises(ValueError, match="unmatched"):
+        WavPairFolder(root, 8000)

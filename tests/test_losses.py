@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from resmix import losses as L
+from resmix.config import LossConfig
+from resmix.data import frame, make_pairs
+from resmix.models import StageOutputs
+
+SR = 8000
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return make_pairs(4, seed=7)
+
+
+def test_mrstft_zero_for_identical_and_blind_to_sign(pair):
+    _, y = pair
+    assert L.mrstft_loss(y, y, SR) == 0
+    assert L.mrstft_loss(-y, y, SR) < 1e-6
+
+
+def test_mrstft_noise_costs_more_than_a_one_sample_shift(pair):
+    _, y = pair
+    noise = torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    noise = noise * y.pow(2).mean(-1, keepdim=True).sqrt()
+    shifted = torch.roll(y, 1, dims=-1)
+    assert L.mrstft_loss(shifted, y, SR) < 0.2 * L.mrstft_loss(noise, y, SR)
+
+
+def test_mrstft_accepts_framed_tensors(pair):
+    x, y = pair
+    assert torch.allclose(L.mrstft_loss(frame(x, 32), frame(y, 32), SR), L.mrstft_loss(x, y, SR))
+
+
+def test_resolutions_scale_with_sample_rate():
+    assert L.stft_resolutions(24000) == [(1024, 120, 600), (2048, 240, 1200), (256, 50, 240)]
+    assert L.stft_resolutions(8000)[0] == (256, 40, 200)
+
+
+def test_anti_correlation_and_novelty(pair):
+    x, y = (frame(w, 32) for w in pair)
+    assert abs(L.anti_correlation(y, y, 0.0) - 1) < 1e-6
+    assert abs(L.anti_correlation(-y, y, 0.0) - 1) < 1e-6
+    assert L.novelty(x, [y, x], 0.0) > 0.999
+    assert L.novelty(y, [x], 0.0) < 0.2
+
+
+def test_variance_hinge_forbids_silence(pair):
+    _, y = pair
+    assert L.variance_hinge(y, y, 1.0, eps=0) < 1e-6
+    assert L.variance_hinge(torch.zeros_like(y), y, 1.0) > 0.09
+
+
+def test_compute_losses_weights_and_reports_every_term(pair):
+    x, y = (frame(w, 32) for w in pair)
+    parts = StageOutputs(x, x, x, 0.5 * (x + y))
+    cfg = LossConfig(anti_correlation=2.0, novelty=0.5, reconstruction=0.1, recon_kind="mse")
+    t = L.compute_losses(parts, x, y, cfg, SR)
+    assert set(t.items()) == {"anti_correlation", "novelty", "reconstruction", "variance", "total"}
+    expected = 2.0 * t.anti_correlation + 0.5 * t.novelty + 0.1 * t.reconstruction
+    assert torch.allclose(t.total, expected)
+
+
+def test_bad_kind():
+    with pytest.raises(ValueError, match="'mse' or 'mrstft'"):
+        L.reconstruction(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), "l1", SR)
+    with pytest.raises(ValueError, match="recon_kind"):
+        LossConfig(recon_kind="l1")

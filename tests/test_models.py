@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from resmix.config import ModelConfig
+from resmix.data import frame, make_pairs
+from resmix.models import TwoStageModel
+
+
+def _batch(B=4, D=32):
+    x, y = make_pairs(B, seed=3)
+    return frame(x, D), frame(y, D)
+
+
+@pytest.mark.parametrize("residual", ["leaky", "none"])
+def test_shapes(residual):
+    x, y = _batch()
+    o1, o2 = TwoStageModel(ModelConfig(residual=residual, d_model=16, n_heads=2))(x, y)
+    assert o1.shape == x.shape and o2.shape == x.shape
+
+
+def test_zero_learning_leaky_is_exact_half_mix():
+    x, y = _batch()
+    model = TwoStageModel(ModelConfig(residual="leaky", zero_init_output=True))
+    p = model.parts(x, y)
+    assert torch.allclose(p.output1, 0.5 * (x + y), atol=1e-6)
+    assert torch.allclose(p.output2, 0.5 * (x + y), atol=1e-6)
+    assert p.branch1.abs().max() == 0 and p.branch2.abs().max() == 0
+
+
+def test_zero_learning_fixed_is_exact_zero():
+    x, y = _batch()
+    o1, o2 = TwoStageModel(ModelConfig(residual="none", zero_init_output=True))(x, y)
+    assert o1.abs().max() == 0 and o2.abs().max() == 0
+
+
+def test_leaky_adds_the_seed_averages_to_the_branches():
+    x, y = _batch()
+    p = TwoStageModel(ModelConfig(residual="leaky")).parts(x, y)
+    assert torch.allclose(p.output1, p.branch1 + 0.5 * (x + y), atol=1e-6)
+    assert torch.allclose(p.output2, p.branch2 + (x + p.output1 + y) / 3, atol=1e-6)
+
+
+def test_bf16_autocast_runs_on_cpu():
+    x, y = _batch(2)
+    model = TwoStageModel(ModelConfig(d_model=16, n_heads=2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, o2 = model(x, y)
+    assert torch.isfinite(o2.float()).all()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda x, y: (x[0], y[0]), "rank 3"),
+    (lambda x, y: (x, y[..., :-1]), "same shape"),
+    (lambda x, y: (x[:, :16], y[:, :16]), "D=32"),
+    (lambda x, y: (x[:0], y[:0]), "non-empty"),
+])
+def test_bad_inputs_raise_clear_errors(bad, message):
+    x, y = _batch(2)
+    with pytest.raises(ValueError, match=message):
+        TwoStageModel(ModelConfig())(*bad(x, y))
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="residual must be one of"):
+        ModelConfig(residual="half")
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(d_model=30, n_heads=4)
