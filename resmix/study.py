@@ -1,0 +1,190 @@
+"""Grids of runs: build, run (resumably, in parallel), store with provenance, tabulate.
+
+Each run is stored as ``<results>/<key>.json`` where ``key`` hashes the run's full
+experiment, so a sweep that is interrupted skips what it already stored, and
+grid points can run in separate processes or on separate machines::
+
+    python -m resmix.study --profile quick --set model.residual=none \\
+        --grid loss.reconstruction=0,0.01 --seeds 0 1 2 --results results/ch5
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .config import Experiment, get_profile
+from .train import History, train
+
+
+def _set(exp: Experiment, path: str, value: Any) -> Experiment:
+    section, _, key = path.partition(".")
+    if not key:
+        return replace(exp, **{section: value})
+    if not hasattr(exp, section) or not hasattr(getattr(exp, section), key):
+        raise ValueError(f"unknown setting {path!r}; expected section.field such as 'loss.eps'")
+    return replace(exp, **{section: replace(getattr(exp, section), **{key: value})})
+
+
+def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] = (0,)) -> list[Experiment]:
+    """Every combination of ``axes`` (dotted paths to values) times ``seeds``.
+
+    Each experiment is named by the settings it changes, e.g. ``loss.eps=1.0|train.seed=2``.
+    """
+    out = []
+    names = list(axes)
+    for values in itertools.product(*(axes[n] for n in names), seeds):
+        exp = base
+        for n, v in zip(names + ["train.seed"], values):
+            exp = _set(exp, n, v)
+        label = "|".join(f"{n}={v}" for n, v in zip(names + ["train.seed"], values))
+        out.append(replace(exp, name=label))
+    return out
+
+
+def run_key(exp: Experiment) -> str:
+    """A stable hash of the whole experiment: the file name of its result."""
+    return hashlib.sha1(json.dumps(exp.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_json(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = None) -> History:
+    """Run ``exp`` unless its result is stored; return the stored or new :class:`History`.
+
+    A run interrupted midway resumes from its checkpoint in ``results/ckpt/``.
+    """
+    results = Path(results)
+    path = results / f"{run_key(exp)}.json"
+    if path.exists():
+        return History.from_dict(json.loads(path.read_text()))
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    ckpt = results / "ckpt" / f"{run_key(exp)}.pt"
+    history = train(exp, checkpoint=ckpt, progress=False)
+    _write_json(history.to_dict(), path)
+    ckpt.unlink(missing_ok=True)
+    return history
+
+
+def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: int = 1,
+             progress: bool = True) -> list[History]:
+    """Run every experiment (stored ones are loaded, not rerun), ``workers`` processes at a time.
+
+    With ``workers > 1`` each process uses one thread: small models run faster
+    side by side than one at a time on two threads.
+    """
+    exps = list(exps)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(exps), desc="runs")
+    out: list[History] = []
+    if workers <= 1:
+        for e in exps:
+            out.append(run_one(e, results))
+            bar and bar.update()
+    else:
+        import multiprocessing as mp
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            for h in pool.map(run_one, exps, itertools.repeat(results), itertools.repeat(1)):
+                out.append(h)
+                bar and bar.update()
+    bar and bar.close()
+    return out
+
+
+def load_results(results: str | os.PathLike) -> list[History]:
+    """Every stored :class:`History` in a results folder."""
+    return [History.from_dict(json.loads(p.read_text())) for p in sorted(Path(results).glob("*.json"))]
+
+
+def setting(h: History, path: str) -> Any:
+    """A setting of the run that made ``h``, by dotted path (``"loss.eps"``)."""
+    section, _, key = path.partition(".")
+    return h.experiment[section][key] if key else h.experiment[section]
+
+
+def summarise(histories: Sequence[History], by: Sequence[str], metrics: Sequence[str], epoch: int = -1):
+    """A pandas table: one row per setting of ``by``, mean and std over seeds of each metric.
+
+    ``metrics`` are record keys (``"val_rms_ratio_db"``); ``epoch`` picks the record
+    (default the last). Columns: the ``by`` settings, ``n_seeds``, then
+    ``<metric>_mean`` and ``<metric>_std``.
+    """
+    import pandas as pd
+    rows = [{**{b: setting(h, b) for b in by}, "seed": setting(h, "train.seed"),
+             **{m: h.records[epoch][m] for m in metrics}} for h in histories]
+    df = pd.DataFrame(rows)
+    g = df.groupby(list(by), sort=False)
+    table = g[list(metrics)].agg(["mean", "std"])
+    table.columns = [f"{m}_{s}" for m, s in table.columns]
+    table.insert(0, "n_seeds", g.size())
+    return table.reset_index()
+
+
+def _parse_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m resmix.study",
+                                 description="Run a grid of resmix experiments, resumably; results as JSON.")
+    ap.add_argument("--profile", choices=["quick", "full"], help="default: RESMIX_PROFILE, else full on CUDA")
+    ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help="fix a setting for every run, e.g. model.residual=none")
+    ap.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2",
+                    help="an axis of the grid, e.g. loss.reconstruction=0,0.01,0.1")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--results", default="results", help="folder of JSON results (created)")
+    ap.add_argument("--workers", type=int, default=1, help="processes running at once")
+    ap.add_argument("--point", type=int, help="run only grid point K (0-based), for one process or machine per point")
+    ap.add_argument("--list", action="store_true", help="list the grid points and exit")
+    args = ap.parse_args(argv)
+    base = get_profile(args.profile)
+    for s in args.set:
+        path, _, value = s.partition("=")
+        base = _set(base, path, _parse_value(value))
+    axes = {}
+    for g in args.grid:
+        path, _, values = g.partition("=")
+        axes[path] = [_parse_value(v) for v in values.split(",")]
+    exps = grid(base, axes, args.seeds)
+    if args.list:
+        for i, e in enumerate(exps):
+            print(f"{i}\t{run_key(e)}\t{e.name}")
+        return
+    if args.point is not None:
+        if not 0 <= args.point < len(exps):
+            raise SystemExit(f"--point must lie in 0..{len(exps) - 1}")
+        exps = [exps[args.point]]
+    hs = run_grid(exps, args.results, workers=args.workers)
+    for h in hs:
+        r = h.last
+        print(f"{h.experiment['name']}: rms ratio {r['val_rms_ratio_db']:+.1f} dB, "
+              f"corr target {r['val_corr_target']:+.3f}, corr input {r['val_corr_input']:+.3f}")
+
+
+if __name__ == "__main__":
+    main()
