@@ -78,9 +78,30 @@ def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = N
         torch.set_num_threads(threads)
     ckpt = results / "ckpt" / f"{run_key(exp)}.pt"
     history = train(exp, checkpoint=ckpt, progress=False)
+    _save_model(history.model, results / f"{run_key(exp)}.model.pt")
     _write_json(history.to_dict(), path)
     ckpt.unlink(missing_ok=True)
     return history
+
+
+def _save_model(model, path: Path) -> None:
+    import torch
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(exp: Experiment, results: str | os.PathLike):
+    """The trained :class:`~resmix.models.TwoStageModel` of a stored run (CPU, eval mode)."""
+    import torch
+    from .models import TwoStageModel
+    path = Path(results) / f"{run_key(exp)}.model.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no stored model for {exp.name!r} in {results}; run it with run_one first")
+    model = TwoStageModel(exp.model)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
 
 
 def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: int = 1,

@@ -25,6 +25,8 @@ def test_runs_are_stored_with_provenance_and_skipped(tiny, tmp_path):
     again = study.run_grid(exps, tmp_path, progress=False)
     assert [f.stat().st_mtime_ns for f in files] == mtimes
     assert [h.records for h in again] == [h.records for h in first]
+    model = study.load_model(exps[0], tmp_path)
+    assert model.stage1.out.weight.shape[0] == exps[0].model.dim
     table = study.summarise(study.load_results(tmp_path), ["loss.reconstruction"], ["val_rms_ratio_db"])
     assert list(table["n_seeds"]) == [2, 2] and "val_rms_ratio_db_std" in table
 
