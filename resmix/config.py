@@ -1,7 +1,7 @@
 """Configuration: frozen dataclasses and the two named profiles.
 
 Every default carries a short reason. Profiles are built with
-:func:`dataclasses.replace`, never by mutating a global.
+``dataclasses.replace``, never by mutating a global.
 
 ``quick`` runs a chapter's experiments in about a minute on a 2-core CPU;
 ``full`` is the GPU scale. :func:`get_profile` picks one from the

@@ -49,7 +49,7 @@ def stft_resolutions(sample_rate: int) -> list[tuple[int, int, int]]:
 
 
 def mrstft_loss(output: Tensor, target: Tensor, sample_rate: int) -> Tensor:
-    """Multi-resolution STFT loss: spectral convergence plus mean |log magnitude difference|.
+    """Multi-resolution STFT loss: spectral convergence plus mean absolute log-magnitude difference.
 
     Zero for identical signals and blind to phase (a sign flip costs nothing).
     Shape: waveforms ``[B, N]`` or model tensors ``[B, D, T]``.

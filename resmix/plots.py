@@ -95,7 +95,7 @@ def theory_vs_measured(x: Sequence[float], predicted: Sequence[float], measured:
 
 
 def level_vs_correlation(table, label_col: str, x: str = "val_rms_ratio_db", y: str = "val_corr_target") -> Figure:
-    """RMS ratio (dB) against |correlation with target|, one point per row with seed spread as error bars."""
+    """RMS ratio (dB) against the absolute correlation with the target, one point per row with seed spread as error bars."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 4))
         for i, (label, sub) in enumerate(table.groupby(label_col, sort=False)):

@@ -143,4 +143,5 @@ claims = [
 ]
 require(claims, {"C1": "supported"})  # the text above relies on this verdict
 assert branch_rms > resid_rms, "the text says the default-init branch is louder than the residual"
+glue("claims", claims_table(claims), display=False)  # for the introduction's findings table
 claims_table(claims)

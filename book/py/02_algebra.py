@@ -271,6 +271,7 @@ claims = [
           "refuted" if final_corr < 0.1 else "supported"),
 ]
 require(claims, {"C2": "partly", "C3": "supported", "C4": "refuted"})
+glue("claims", claims_table(claims), display=False)  # for the introduction's findings table
 claims_table(claims)
 
 # %% [markdown]
