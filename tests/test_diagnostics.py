@@ -1,0 +1,39 @@
+import torch
+from torch import nn
+
+from resmix.config import ModelConfig
+from resmix.data import frame, make_pairs
+from resmix.diagnostics import diagnose, zero_weights_output
+from resmix.models import TwoStageModel
+
+
+class Leaky(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv1d(64, 32, 1)
+
+    def forward(self, x, y):
+        return 0.1 * self.proj(torch.cat([x, y], 1)) + 0.3 * x + 0.7 * y
+
+
+def _xy():
+    x, y = make_pairs(4, seed=2)
+    return frame(x, 32), frame(y, 32)
+
+
+def test_zero_weights_reveals_the_shortcut():
+    x, y = _xy()
+    d = diagnose(Leaky(), x, y)
+    assert d.leaks and abs(d.zero_probe["a"] - 0.3) < 1e-4 and abs(d.zero_probe["b"] - 0.7) < 1e-4
+    assert "Out→Target" in d.report
+
+
+def test_fixed_design_does_not_leak_and_model_is_untouched():
+    x, y = _xy()
+    model = TwoStageModel(ModelConfig(residual="none"))
+    before = [p.clone() for p in model.parameters()]
+    d = diagnose(model, x, y)
+    assert not d.leaks and d.residual_share == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    leaky = zero_weights_output(TwoStageModel(ModelConfig(residual="leaky")), x, y)
+    assert torch.allclose(leaky, 0.5 * (x + y), atol=1e-6)
