@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup book test bench clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -21,11 +21,13 @@ book: setup
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # The notebooks store their training runs under book/_output/results, so the book build
-# after nbmake reuses them instead of training everything twice.
+# after nbmake reuses them instead of training everything twice. The browser tests then
+# open every built page in headless Chromium (skipped, with a message, without Chromium).
 test: setup
-	$(PY) -m pytest tests/
+	$(PY) -m pytest tests/ --ignore=tests/browser
 	$(PY) -m pytest --nbmake --nbmake-timeout=900 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) -m pytest -rs tests/browser
 
 bench: setup
 	$(PY) benchmarks/bench_train.py

@@ -28,6 +28,14 @@ def claims_table(claims: Sequence[Claim]):
     return pd.DataFrame([asdict(c) for c in claims]).set_index("id")
 
 
+def claims_html(claims: Sequence[Claim]):
+    """The claims table as HTML with every cell in full (pandas truncates long text in its repr)."""
+    import pandas as pd
+    from IPython.display import HTML
+    with pd.option_context("display.max_colwidth", None):
+        return HTML(claims_table(claims).to_html())
+
+
 def require(claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
     """Fail (AssertionError) if any verdict the text relies on has changed."""
     got = {c.id: c.verdict for c in claims}

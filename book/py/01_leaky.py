@@ -37,7 +37,7 @@ from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_table, require
+from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
@@ -58,7 +58,7 @@ print(f"profile {exp.profile}: {x.shape[0]} clips of {cfg.clip_seconds} s at {cf
 out_dir = "_output/01_leaky"
 players({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate, out_dir)
 
-# %%
+# %% mystnb={"image": {"alt": "Spectrograms of one input clip (harmonic notes) and one target clip (FM plucks and noise hits)"}}
 plots.spectrograms({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate);
 
 # %% [markdown]
@@ -125,7 +125,7 @@ players({"input": x_wave[0], "target": y_wave[0],
          "output, zero learning (the 50/50 mix)": unframe(p0.output2)[0],
          "output, default initialisation": unframe(p.output2)[0]}, cfg.sample_rate, out_dir)
 
-# %%
+# %% mystnb={"image": {"alt": "Waveforms of the input, the target, the zero-learning output (their average) and the default-initialised output"}}
 plots.waveforms({"input": x_wave[0], "target": y_wave[0],
                  "output, zero learning": unframe(p0.output2)[0],
                  "output, default init": unframe(p.output2)[0]}, cfg.sample_rate);
@@ -143,5 +143,5 @@ claims = [
 ]
 require(claims, {"C1": "supported"})  # the text above relies on this verdict
 assert branch_rms > resid_rms, "the text says the default-init branch is louder than the residual"
-glue("claims", claims_table(claims), display=False)  # for the introduction's findings table
-claims_table(claims)
+glue("claims", claims_html(claims), display=False)  # for the introduction's findings table
+claims_html(claims)

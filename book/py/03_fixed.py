@@ -36,7 +36,7 @@ from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_table, require
+from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
@@ -78,7 +78,7 @@ print(metrics.level_report(out_default, xf, yf, label="Output"))
 players({"target": y_wave[0], "fixed design, default init (untrained)": unframe(out_default)[0]},
         cfg.sample_rate, "_output/03_fixed")
 
-# %%
+# %% mystnb={"image": {"alt": "Spectrograms of the target and of the untrained fixed design's output"}}
 plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_default)[0]}, cfg.sample_rate);
 
 # %% [markdown]
@@ -89,7 +89,7 @@ plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_d
 # gradient norm. This is a task the leaky design is built to shortcut: its residual already
 # carries half the target.
 
-# %%
+# %% mystnb={"image": {"alt": "Held-out MSE and per-stage gradient norms over epochs for the leaky and fixed designs trained on reconstruction"}}
 base = exp.with_(name="ch3", loss={"anti_correlation": 0.0, "novelty": 0.0,
                                    "reconstruction": 1.0, "recon_kind": "mse"})
 runs = study.run_grid(study.grid(base, {"model.residual": ["leaky", "none"]}, seeds=[0, 1, 2]),
@@ -144,5 +144,5 @@ claims = [
 ]
 require(claims, {"C5": "supported", "C6": c6_verdict})
 assert (c6_verdict == "supported") == (ratio > 1.5), "verdict and ratio disagree"
-glue("claims", claims_table(claims), display=False)  # for the introduction's findings table
-claims_table(claims)
+glue("claims", claims_html(claims), display=False)  # for the introduction's findings table
+claims_html(claims)

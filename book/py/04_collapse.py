@@ -52,7 +52,7 @@ from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
 from resmix.listen import players
-from resmix.report import Claim, claims_table, require
+from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
@@ -88,7 +88,7 @@ def collapse_epoch(h):
 table["collapsed_seeds"] = [sum(collapse_epoch(h) is not None for h in runs
                                 if all(study.setting(h, k) == row[k] for k in axes))
                             for _, row in table.iterrows()]
-table.round(3)
+table.assign(**{"loss.eps": table["loss.eps"].map("{:g}".format)}).round(3)
 
 # %%
 effects = {}
@@ -109,7 +109,7 @@ for k, v in effects.items():
     glue(f"effect_{k.split('.')[-1]}", float(v), display=False)
 effects.round(2).to_frame()
 
-# %%
+# %% mystnb={"image": {"alt": "Output level relative to the target in dB and correlation with the target over epochs for the eight ablation configurations"}}
 groups = {f"eps={r['loss.eps']:g}, wd={r['train.weight_decay']:g}, mse={r['loss.reconstruction']:g}":
           [h for h in runs if all(study.setting(h, k) == r[k] for k in axes)] for _, r in table.iterrows()}
 plots.curves(groups, ["val_rms_ratio_db", "val_corr_target"],
@@ -188,8 +188,8 @@ claims = [Claim("C7", "zero reconstruction: collapse to quiet, near-constant out
                 "epoch 21, 32x quieter (-30.1 dB), corr 0.007", c7_measured, c7)]
 require(claims, {"C7": "refuted"})  # the text above says no run collapsed
 assert effects["loss.reconstruction"] < 0 and effects["loss.eps"] < 0, "the text says MSE and a large eps make it quieter"
-glue("claims", claims_table(claims), display=False)
-claims_table(claims)
+glue("claims", claims_html(claims), display=False)
+claims_html(claims)
 
 # %% [markdown]
 # The correlation part of the seed's observation holds (the penalties drive it to about zero);

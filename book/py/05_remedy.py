@@ -30,7 +30,7 @@ from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
 from resmix.listen import players
-from resmix.report import Claim, claims_table, require
+from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
@@ -85,7 +85,7 @@ summary = summary.reset_index()
 print(f"white noise at the target's level: LSD {LSD_NOISE:.1f} dB, flatness {FLAT_NOISE:.2f}")
 summary.round(3)
 
-# %%
+# %% mystnb={"image": {"alt": "Output level in dB against absolute correlation with the target for each remedy and weight, mean of three seeds with error bars"}}
 fig = plots.level_vs_correlation(summary.rename(columns={"rms_ratio_db_mean": "val_rms_ratio_db_mean",
                                                          "rms_ratio_db_std": "val_rms_ratio_db_std",
                                                          "corr_target_mean": "val_corr_target_mean",
@@ -143,7 +143,7 @@ for e in exps:
             listen[f"{name} {w:g}"] = unframe(study.load_model(e, "_output/results/ch5")(xf[:1], yf[:1])[1])[0]
 players(listen, cfg.sample_rate, "_output/05_remedy")
 
-# %%
+# %% mystnb={"image": {"alt": "Spectrograms of the target and of the output of each remedy at weight 0.01"}}
 plots.spectrograms({k: v for k, v in listen.items() if k != "input"}, cfg.sample_rate);
 
 # %% [markdown]
@@ -157,8 +157,8 @@ claims = [Claim("C8", "a small reconstruction loss (0.01) is the remedy", "weigh
                                               f"({at_001.loc[k, 'rms_ratio_db_mean']:+.1f} dB)" for k in at_001.index),
                 c8)]
 glue("c8_verdict", c8, display=False)
-glue("claims", claims_table(claims), display=False)
-claims_table(claims)
+glue("claims", claims_html(claims), display=False)
+claims_html(claims)
 
 # %% [markdown]
 # The verdict on C8 is **{glue:text}`c8_verdict`**: it is *supported* only if both

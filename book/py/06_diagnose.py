@@ -128,5 +128,5 @@ with torch.no_grad():
     out = unframe(MyModel()(x[:1], y[:1]))[0]
 players({"input": x_wave[0], "target": y_wave[0], "MyModel output": out}, cfg.sample_rate, "_output/06_diagnose")
 
-# %%
+# %% mystnb={"image": {"alt": "Waveforms of an input, a target and the example model's output"}}
 plots.waveforms({"input": x_wave[0], "target": y_wave[0], "MyModel output": out}, cfg.sample_rate);

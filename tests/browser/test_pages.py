@@ -1,0 +1,162 @@
+"""Every page of the rendered book, opened in headless Chromium as a reader would, offline.
+
+Requests to hosts other than the local server are blocked on purpose; everything a page
+needs to display must come from the book itself.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+
+from conftest import SHOTS, SITE, book_pages
+
+PAGES = book_pages()
+CHAPTERS = [p for p in PAGES if re.match(r"\d\d_", p.name)]
+
+AUDIO_JS = """async () => {
+  const wait = a => new Promise(resolve => {
+    if (a.readyState >= 1) return resolve(a.duration);
+    a.addEventListener('loadedmetadata', () => resolve(a.duration), {once: true});
+    a.addEventListener('error', () => resolve(-1), {once: true});
+    setTimeout(() => resolve(-2), 10000);
+    a.load();
+  });
+  return Promise.all([...document.querySelectorAll('audio')].map(wait));
+}"""
+
+IMAGES_JS = """async () => {
+  const imgs = [...document.querySelectorAll('img')];
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  return imgs.map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt') || '', width: i.naturalWidth}));
+}"""
+
+WIDGETS_JS = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].map(s => {
+  const cell = s.closest('.cell');
+  const rendered = !!(cell && cell.querySelector('.jupyter-widgets, .widget-container'));
+  let next = cell ? cell.nextElementSibling : null;
+  while (next && !next.classList.contains('cell')) next = next.nextElementSibling;
+  const twin = !!(next && next.querySelector('.cell_output img'));
+  return {rendered, twin};
+})"""
+
+
+@lru_cache(maxsize=None)
+def _ids(path: Path) -> frozenset[str]:
+    return frozenset(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
+
+
+def _router(base_url: str, blocked: list[str]):
+    """Let the local server's requests through; abort and record every other host's."""
+    def route(r):
+        url = r.request.url
+        if url.startswith(base_url) or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+    return route
+
+
+@pytest.fixture(scope="module")
+def pages(browser, base_url):
+    """Open every page once; keep what the checks need."""
+    out = {}
+    for path in PAGES:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        blocked, errors = [], []
+
+        context.route("**/*", _router(base_url, blocked))
+        page = context.new_page()
+        page.on("pageerror", lambda e, errors=errors: errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m, errors=errors: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        url = f"{base_url}/{path.relative_to(SITE).as_posix()}"
+        response = page.goto(url, wait_until="load")
+        page.wait_for_timeout(500)  # MathJax typesets after load
+        info = {
+            "status": response.status if response else None,
+            "blocked": blocked,
+            "errors": errors,
+            "images": page.evaluate(IMAGES_JS),
+            "audio": page.evaluate(AUDIO_JS),
+            "widgets": page.evaluate(WIDGETS_JS),
+            "links": page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"),
+            "glue": page.eval_on_selector_all(".pasted-text, .pasted-inline", "els => els.map(e => e.textContent)"),
+            "raw_math": page.evaluate("() => [...document.querySelectorAll('.math')].filter("
+                                      "m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60))"),
+            "text": page.inner_text("article") if page.query_selector("article") else page.inner_text("body"),
+        }
+        page.screenshot(path=str(SHOTS / f"{path.stem}.png"), full_page=True)
+        context.close()
+        out[path.name] = (url, info)
+    return out
+
+
+def _blocked_request_error(message: str) -> bool:
+    return "net::ERR_FAILED" in message or "Failed to load resource" in message
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_page_loads_without_errors(pages, name):
+    url, info = pages[name]
+    assert info["status"] == 200, f"{url}: HTTP {info['status']}"
+    real = [e for e in info["errors"] if not _blocked_request_error(e)]
+    assert not real, f"{url}: JavaScript errors: {real}"
+    assert (SHOTS / f"{Path(name).stem}.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_images_load_and_have_alt_text(pages, name):
+    url, info = pages[name]
+    broken = [i["src"] for i in info["images"] if i["width"] == 0]
+    assert not broken, f"{url}: images that did not load: {broken}"
+    no_alt = [i["src"] for i in info["images"] if not i["alt"].strip() or i["alt"] == i["src"]]
+    assert not no_alt, f"{url}: images without alt text (or with their file name as alt): {no_alt}"
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_audio_players_decode(pages, name):
+    url, info = pages[name]
+    bad = [i for i, d in enumerate(info["audio"]) if not d or d <= 0]
+    assert not bad, f"{url}: audio players {bad} have no decodable source (durations {info['audio']})"
+    if name in {p.name for p in CHAPTERS}:
+        assert info["audio"], f"{url}: a chapter page without an audio player"
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_widgets_render_or_have_a_static_twin(pages, name):
+    url, info = pages[name]
+    lonely = [i for i, w in enumerate(info["widgets"]) if not (w["rendered"] or w["twin"])]
+    assert not lonely, f"{url}: widgets {lonely} neither render nor have a static figure right after them"
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_internal_links_resolve(pages, base_url, name):
+    url, info = pages[name]
+    broken = []
+    for href in info["links"]:
+        if not href.startswith(base_url):
+            continue
+        parsed = urlparse(href)
+        target = SITE / unquote(parsed.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            broken.append(href)
+        elif parsed.fragment and target.suffix == ".html" and unquote(parsed.fragment) not in _ids(target):
+            broken.append(href)
+    assert not broken, f"{url}: links to missing pages or anchors: {sorted(set(broken))}"
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_glued_values_and_math_are_rendered(pages, name):
+    url, info = pages[name]
+    empty = [i for i, t in enumerate(info["glue"]) if not t.strip()]
+    assert not empty, f"{url}: empty glued values at positions {empty}"
+    assert "{glue" not in info["text"], f"{url}: an unrendered glue role is visible"
+    assert not info["raw_math"], f"{url}: math left as raw TeX: {info['raw_math'][:3]}"
+    if name in {p.name for p in CHAPTERS} and name != "06_diagnose.html":
+        assert info["glue"], f"{url}: a chapter page with no glued numbers"
