@@ -59,6 +59,7 @@ class ModelConfig:
     dropout: float = 0.0  # off: the study wants deterministic, comparable runs
     residual: str = "leaky"  # "leaky": the seed's averages; "none": the fixed design
     zero_init_output: bool = False  # True: output projections start at zero ("zero learning")
+    output_gain: float = 1.0  # scales the output projections' initial weights; 1 = PyTorch's default
 
     def __post_init__(self) -> None:
         if self.residual not in RESIDUALS:

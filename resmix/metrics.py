@@ -67,10 +67,18 @@ def spectral_flatness(wave: Tensor, n_fft: int = 256) -> Tensor:
     return (p.log().mean(1).exp() / p.mean(1)).mean(-1)
 
 
-def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256) -> Tensor:
-    """``sqrt(mean_f (10 log10(P_ref / P_out))^2)`` averaged over frames, in dB: ``[B, N] -> [B]``."""
+def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256,
+                          floor_db: float = -80.0) -> Tensor:
+    """``sqrt(mean_f (10 log10(P_ref / P_out))^2)`` averaged over frames, in dB: ``[B, N] -> [B]``.
+
+    Both power spectra are floored at ``floor_db`` below the reference's peak power, so
+    bins far below audibility (clean synthetic signals have many near-zero bins) do
+    not dominate the distance.
+    """
     check_same_shape("[B, N]", output=output, reference=reference)
-    p, q = _power_frames(reference, n_fft) + 1e-10, _power_frames(output, n_fft) + 1e-10
+    p, q = _power_frames(reference, n_fft), _power_frames(output, n_fft)
+    floor = p.amax(dim=(1, 2), keepdim=True) * 10 ** (floor_db / 10) + 1e-20
+    p, q = p.clamp_min(floor), q.clamp_min(floor)
     return (10 * torch.log10(p / q)).pow(2).mean(1).sqrt().mean(-1)
 
 

@@ -77,6 +77,10 @@ class Stage(nn.Module):
         if cfg.zero_init_output:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
+        elif cfg.output_gain != 1.0:  # start the branch quieter (or louder) than default init
+            with torch.no_grad():
+                self.out.weight.mul_(cfg.output_gain)
+                self.out.bias.mul_(cfg.output_gain)
 
     def forward(self, *streams: Tensor) -> Tensor:
         x = torch.cat(streams, dim=1)  # (B, k*D, T)

@@ -65,3 +65,12 @@ def test_bad_config():
         ModelConfig(residual="half")
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(d_model=30, n_heads=4)
+
+
+def test_output_gain_scales_the_untrained_branch():
+    x, y = _batch()
+    torch.manual_seed(0)
+    a = TwoStageModel(ModelConfig(residual="none")).stage1(x, y)
+    torch.manual_seed(0)
+    b = TwoStageModel(ModelConfig(residual="none", output_gain=0.1)).stage1(x, y)
+    assert torch.allclose(b, 0.1 * a, atol=1e-6)

@@ -59,7 +59,7 @@ out_dir = "_output/01_leaky"
 players({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate, out_dir)
 
 # %% mystnb={"image": {"alt": "Spectrograms of one input clip (harmonic notes) and one target clip (FM plucks and noise hits)"}}
-plots.spectrograms({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate);
+plots.spectrograms({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate)
 
 # %% [markdown]
 # ## Zero learning: the output is the mix
@@ -128,7 +128,7 @@ players({"input": x_wave[0], "target": y_wave[0],
 # %% mystnb={"image": {"alt": "Waveforms of the input, the target, the zero-learning output (their average) and the default-initialised output"}}
 plots.waveforms({"input": x_wave[0], "target": y_wave[0],
                  "output, zero learning": unframe(p0.output2)[0],
-                 "output, default init": unframe(p.output2)[0]}, cfg.sample_rate);
+                 "output, default init": unframe(p.output2)[0]}, cfg.sample_rate)
 
 # %% [markdown]
 # ## What we measured

@@ -183,7 +183,8 @@ fig = plots.theory_vs_measured(ws, fig_rows[0.0][0], fig_rows[0.0][1], "target w
 ax = fig.axes[0]
 ax.plot(ws, fig_rows[0.5][0], color="C2", label="theory, r = 0.5")
 ax.plot(ws, fig_rows[0.5][1], "s", color="C3", label="measured, r = 0.5")
-ax.legend(fontsize=8);
+ax.legend(fontsize=8)
+fig
 
 # %% [markdown]
 # ## The leak probe: a diagnostic for any model
@@ -217,7 +218,7 @@ runs = study.run_grid(study.grid(base, {"model.zero_init_output": [False, True]}
 groups = {f"zero_init_output={z}": [h for h in runs if study.setting(h, "model.zero_init_output") == z]
           for z in (False, True)}
 plots.curves(groups, ["val_corr_target", "val_rms_output", "val_probe_r2"],
-             ["correlation with target", "output RMS", "leak probe R²"], logy=[False, True, False]);
+             ["correlation with target", "output RMS", "leak probe R²"], logy=[False, True, False])
 
 # %%
 table = study.summarise(runs, ["model.zero_init_output"],

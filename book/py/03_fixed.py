@@ -79,7 +79,7 @@ players({"target": y_wave[0], "fixed design, default init (untrained)": unframe(
         cfg.sample_rate, "_output/03_fixed")
 
 # %% mystnb={"image": {"alt": "Spectrograms of the target and of the untrained fixed design's output"}}
-plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_default)[0]}, cfg.sample_rate);
+plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_default)[0]}, cfg.sample_rate)
 
 # %% [markdown]
 # ## Is it harder to train?
@@ -96,7 +96,7 @@ runs = study.run_grid(study.grid(base, {"model.residual": ["leaky", "none"]}, se
                       "_output/results/ch3", workers=2, progress=False)
 groups = {r: [h for h in runs if study.setting(h, "model.residual") == r] for r in ("leaky", "none")}
 plots.curves(groups, ["val_loss_reconstruction", "grad_norm_stage1", "grad_norm_stage2"],
-             ["held-out MSE", "stage 1 gradient norm", "stage 2 gradient norm"], logy=[True, True, True]);
+             ["held-out MSE", "stage 1 gradient norm", "stage 2 gradient norm"], logy=[True, True, True])
 
 # %%
 table = study.summarise(runs, ["model.residual"], ["val_loss_reconstruction", "val_corr_target",

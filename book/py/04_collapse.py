@@ -35,14 +35,20 @@
 # - With $\varepsilon$ comparable to $s$ they reward **shrinking**: a quieter output has a
 #   smaller $|\rho_\varepsilon|$ whatever $\rho$ is, and a constant output scores exactly 0.
 # - **Weight decay** (decoupled, {cite}`loshchilov2019adamw`) pulls every weight towards 0 and
-#   so the output towards its biases: towards a constant.
+#   so the output towards its biases: towards a constant. This chapter holds it at AdamW's
+#   default, 0.01; `python -m resmix.study --grid train.weight_decay=0,0.01,1` ablates it.
 # - A **waveform MSE** to the target scores silence ($\operatorname{Var} t$) better than any
 #   equal-power signal uncorrelated with the target ($2\operatorname{Var} t$): with the
 #   penalties forbidding correlation, MSE rewards quiet.
 #
-# Nothing in this objective rewards energy. Each force is one factor of the ablation below.
+# - The **starting level** decides which regime a run begins in: $s$ is large for a loud
+#   untrained output, small for a quiet one.
+#
+# Nothing in this objective rewards energy.
 
 # %%
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import torch
@@ -52,125 +58,174 @@ from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
 from resmix.listen import players
+from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
-QUIET_DB = -20.0  # our collapse criterion, fixed before running: output 10x quieter than the target
-base = exp.with_(name="ch4", model={"residual": "none"},
-                 loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0, "recon_kind": "mse"})
-axes = {"loss.eps": [1e-8, 1.0], "train.weight_decay": [0.01, 1.0], "loss.reconstruction": [0.0, 0.01]}
-runs = study.run_grid(study.grid(base, axes, seeds=[0, 1, 2]), "_output/results/ch4", workers=2, progress=False)
-print(f"profile {exp.profile}, device {runs[0].meta['device']}, {len(runs)} runs of {exp.train.epochs} epochs")
+x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)  # held-out clips, [B, N]
+xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
+QUIET_DB = -20.0  # "collapsed": 10x quieter than the target; fixed before any run
+EPS_MATCHED = cfg.rms ** 2  # s = s_out * s_tgt when the output is at the target's level
+torch.manual_seed(exp.train.seed)
+with torch.no_grad():
+    untrained = TwoStageModel(replace(exp.model, residual="none"))(xf, yf)[1]
+START_DB = float(metrics.rms_ratio_db(untrained, yf).mean())
+glue("quiet_db", QUIET_DB, display=False)
+glue("eps_matched", EPS_MATCHED, display=False)
+glue("start_db", START_DB, display=False)
+print(f"profile {exp.profile}; untrained fixed design at {START_DB:+.1f} dB; eps_matched = {EPS_MATCHED:g}")
 
 # %% [markdown]
 # ## The ablation
 #
-# Eight loss configurations, three seeds each, all with the fixed design and the penalties at
-# weight 1: $\varepsilon \in \{10^{-8}, 1\}$, weight decay $\in \{0.01, 1\}$, waveform MSE
-# weight $\in \{0, 0.01\}$. The first row is the seed's setting as we read it (a tiny epsilon,
-# AdamW's default weight decay, no reconstruction). We call a run *collapsed* when its output
-# falls {glue:text}`quiet_db:.0f` dB or more below the target, a threshold fixed before running.
+# The untrained fixed design outputs {glue:text}`start_db:+.1f` dB relative to the target
+# ({ref}`chapter 3 <ch-fixed>`), so its $s$ starts large. Two factors, at levels that come from
+# the analysis, not from tuning: $\varepsilon \in \{10^{-8}, \varepsilon_m\}$, where
+# $\varepsilon_m$ = {glue:text}`eps_matched:g` is the value of $s$ when output and target are both at
+# the target's RMS; and the **starting level**, PyTorch's default or the output projections scaled
+# so that the untrained output starts at 0, −6 or −12 dB relative to the target. The fixed design,
+# the penalties at weight 1, no reconstruction loss, three seeds each. The first configuration
+# is the seed's as we read it.
+#
+# Two criteria, fixed before running: a run has **collapsed** when its output ends
+# {glue:text}`quiet_db:.0f` dB or more below the target with $|\rho| < 0.05$; it has gone **quiet**
+# when it ends below the target's level (0 dB).
 
 # %%
-glue("quiet_db", QUIET_DB, display=False)
+base = exp.with_(name="ch4", model={"residual": "none"},
+                 loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0})
+STARTS = {"default": 1.0} | {f"{db:+d} dB": 10 ** ((db - START_DB) / 20) for db in (0, -6, -12)}
+axes = {"loss.eps": [1e-8, EPS_MATCHED], "model.output_gain": list(STARTS.values())}
+runs = study.run_grid(study.grid(base, axes, seeds=[0, 1, 2]), "_output/results/ch4", workers=2, progress=False)
+start_name = {g: n for n, g in STARTS.items()}
+print(f"{len(runs)} runs of {exp.train.epochs} epochs on {runs[0].meta['device']}")
+
+
+def config_of(h):
+    return tuple(study.setting(h, k) for k in axes)
+
+
+def collapsed(r):
+    return r["val_rms_ratio_db"] <= QUIET_DB and abs(r["val_corr_target"]) < 0.05
+
+
+EPOCH_SEED = min(21, exp.train.epochs)  # the seed's epoch
 table = study.summarise(runs, list(axes), ["val_rms_ratio_db", "val_corr_target", "val_ac_fraction"])
-first_db = study.summarise(runs, list(axes), ["val_rms_ratio_db"], epoch=0)["val_rms_ratio_db_mean"]
-table.insert(len(axes) + 1, "start_db", first_db.values)
-table["change_db"] = table["val_rms_ratio_db_mean"] - table["start_db"]
-
-
-def collapse_epoch(h):
-    hit = [int(r["epoch"]) for r in h.records if r["val_rms_ratio_db"] <= QUIET_DB]
-    return hit[0] if hit else None
-
-
-table["collapsed_seeds"] = [sum(collapse_epoch(h) is not None for h in runs
-                                if all(study.setting(h, k) == row[k] for k in axes))
-                            for _, row in table.iterrows()]
+table.insert(len(axes) + 1, "epoch1_db", study.summarise(runs, list(axes), ["val_rms_ratio_db"], epoch=0)
+             ["val_rms_ratio_db_mean"].values)
+table.insert(len(axes) + 2, "epoch21_db", study.summarise(runs, list(axes), ["val_rms_ratio_db"], epoch=EPOCH_SEED - 1)
+             ["val_rms_ratio_db_mean"].values)
+keys = [tuple(r[k] for k in axes) for _, r in table.iterrows()]
+table["collapsed_seeds"] = [sum(collapsed(h.last) for h in runs if config_of(h) == c) for c in keys]
+table["quiet_seeds"] = [sum(h.last["val_rms_ratio_db"] < 0 for h in runs if config_of(h) == c) for c in keys]
+table.insert(0, "start", [start_name[g] for g in table["model.output_gain"]])
 table.assign(**{"loss.eps": table["loss.eps"].map("{:g}".format)}).round(3)
 
-# %%
-effects = {}
-for k, (lo, hi) in axes.items():
-    d = {v: table.loc[table[k] == v, "val_rms_ratio_db_mean"].mean() for v in (lo, hi)}
-    effects[k] = d[hi] - d[lo]
-effects = pd.Series(effects, name="main effect on final level (dB), high minus low")
-n_collapsed = int(table["collapsed_seeds"].sum())
-seed_row = table.iloc[0]
-quietest = table.loc[table["val_rms_ratio_db_mean"].idxmin()]
-glue("n_collapsed", n_collapsed, display=False)
-glue("n_runs", len(runs), display=False)
-glue("seed_row_db", float(seed_row["val_rms_ratio_db_mean"]), display=False)
-glue("seed_row_start", float(seed_row["start_db"]), display=False)
-glue("quietest_db", float(quietest["val_rms_ratio_db_mean"]), display=False)
-glue("quietest_change", float(quietest["change_db"]), display=False)
-for k, v in effects.items():
-    glue(f"effect_{k.split('.')[-1]}", float(v), display=False)
-effects.round(2).to_frame()
+# %% mystnb={"image": {"alt": "Output level relative to the target in dB and correlation with the target over epochs, for two epsilons and four starting levels"}}
+groups = {f"eps={k[0]:g}, start {start_name[k[1]]}": [h for h in runs if config_of(h) == k] for k in keys}
+fig = plots.curves(groups, ["val_rms_ratio_db", "val_corr_target"],
+                   ["output level relative to target (dB)", "correlation with target"])
+fig.axes[0].axhline(QUIET_DB, color="k", ls=":", lw=1)
+fig.axes[0].axhline(0, color="k", lw=0.8)
+fig.axes[0].legend(fontsize=7, loc="lower left", ncol=2)
+fig
 
-# %% mystnb={"image": {"alt": "Output level relative to the target in dB and correlation with the target over epochs for the eight ablation configurations"}}
-groups = {f"eps={r['loss.eps']:g}, wd={r['train.weight_decay']:g}, mse={r['loss.reconstruction']:g}":
-          [h for h in runs if all(study.setting(h, k) == r[k] for k in axes)] for _, r in table.iterrows()}
-plots.curves(groups, ["val_rms_ratio_db", "val_corr_target"],
-             ["output level relative to target (dB)", "correlation with target"]);
+# %%
+seed_row = table.iloc[0]
+tiny, matched = table[table["loss.eps"] == 1e-8], table[table["loss.eps"] == EPS_MATCHED]
+quiet_starts = matched[matched["quiet_seeds"] == 3]
+loud_starts = matched[matched["quiet_seeds"] == 0]
+n_collapsed = int(table["collapsed_seeds"].sum())
+quietest = table.loc[table["val_rms_ratio_db_mean"].idxmin()]
+first_cross = [next(int(r["epoch"]) for r in h.records if collapsed(r)) for h in runs if collapsed(h.last)]
+glue("seed_row_start", float(seed_row["epoch1_db"]), display=False)
+glue("seed_row_db", float(seed_row["val_rms_ratio_db_mean"]), display=False)
+glue("tiny_min_db", float(tiny["val_rms_ratio_db_mean"].min()), display=False)
+glue("quiet_starts", ", ".join(quiet_starts["start"]) or "none", display=False)
+glue("loud_starts", ", ".join(loud_starts["start"]) or "none", display=False)
+glue("collapse_sentence", (f"{n_collapsed} of {len(runs)} runs collapsed by our criterion, crossing "
+                           f"{QUIET_DB:.0f} dB first at epochs {sorted(first_cross)}") if first_cross else
+     f"No run collapsed by our criterion ({QUIET_DB:.0f} dB)", display=False)
+glue("quietest_label", f"ε = {quietest['loss.eps']:g}, start {quietest['start']}", display=False)
+glue("quietest_e21", float(quietest["epoch21_db"]), display=False)
+glue("quietest_db", float(quietest["val_rms_ratio_db_mean"]), display=False)
+glue("quietest_ratio", float(10 ** (-quietest["val_rms_ratio_db_mean"] / 20)), display=False)
+glue("quietest_ac", float(quietest["val_ac_fraction_mean"]), display=False)
+glue("quietest_corr", float(quietest["val_corr_target_mean"]), display=False)
+glue("epoch_seed", EPOCH_SEED, display=False)
+assert seed_row["val_rms_ratio_db_mean"] > seed_row["epoch1_db"], "the text says the seed's configuration gets louder"
+assert (tiny["quiet_seeds"] == 0).all(), "the text says no run with eps = 1e-8 goes quiet"
+assert len(quiet_starts) and len(loud_starts), "the text says eps_m splits the starts into quiet and loud"
+assert quiet_starts["model.output_gain"].max() < loud_starts["model.output_gain"].min(), \
+    "the text says the quiet runs are the ones that start lowest"
 
 # %% [markdown]
-# {glue:text}`n_collapsed` of {glue:text}`n_runs` runs collapsed by that criterion. In the
-# seed's configuration the output *starts* {glue:text}`seed_row_start:+.1f` dB relative to the
-# target (the untrained network is loud, {ref}`chapter 3 <ch-fixed>`) and ends at
-# {glue:text}`seed_row_db:+.1f` dB: the penalties drive the correlation to about zero within a few
-# epochs, and then nothing in the loss moves the level much. The quietest configuration ends at
-# {glue:text}`quietest_db:+.1f` dB, {glue:text}`quietest_change:+.1f` dB from where it started.
+# **The seed's configuration gets louder, not quieter.** It is at
+# {glue:text}`seed_row_start:+.1f` dB after the first epoch and ends at {glue:text}`seed_row_db:+.1f` dB:
+# the penalties drive the correlation to about zero within a few epochs and, being scale-invariant
+# at $\varepsilon = 10^{-8}$, leave the level to Adam, which lets it grow. No run with
+# $\varepsilon = 10^{-8}$ goes quiet, whatever its start (the lowest final level is
+# {glue:text}`tiny_min_db:+.1f` dB).
 #
-# The main effects (mean final level with the factor high minus low) say which ingredient
-# makes the output quieter: large $\varepsilon$ {glue:text}`effect_eps:+.1f` dB, weight decay
-# {glue:text}`effect_weight_decay:+.1f` dB, a 0.01 waveform MSE {glue:text}`effect_reconstruction:+.1f` dB.
-# Negative means quieter. None of them rewards loudness; the penalties alone, with a tiny
-# $\varepsilon$, leave the level where initialisation and Adam put it.
+# **With $\varepsilon_m$ the starting level decides.** Starts of {glue:text}`quiet_starts` end
+# below the target in every seed; starts of {glue:text}`loud_starts` end above it in every seed.
+# The dynamics are bistable: below a level near $s \approx \varepsilon$ the shrinking pull wins, and it
+# grows as the output shrinks; above it the pull is weak and the output drifts louder, as at
+# $\varepsilon = 10^{-8}$. {glue:text}`collapse_sentence`.
+#
+# The quietest configuration ({glue:text}`quietest_label`) is at {glue:text}`quietest_e21:+.1f` dB at
+# epoch {glue:text}`epoch_seed` and ends at {glue:text}`quietest_db:+.1f` dB,
+# {glue:text}`quietest_ratio:.1f` times quieter than the target, correlated {glue:text}`quietest_corr:+.3f`
+# with it. It is not constant: the share of its RMS that varies in time (std / RMS) is
+# {glue:text}`quietest_ac:.2f`.
 #
 # ## The level meter, epoch by epoch
 #
 # The seed's report for the quietest configuration, seed 0, every third epoch:
 
 # %%
-q = {k: quietest[k] for k in axes}
-h_q = [h for h in runs if all(study.setting(h, k) == v for k, v in q.items()) and study.setting(h, "train.seed") == 0][0]
-lines = []
+h_q = next(h for h in runs if config_of(h) == keys[int(quietest.name)] and study.setting(h, "train.seed") == 0)
 for r in h_q.records[::3] + [h_q.records[-1]]:
-    lines.append(f"epoch {int(r['epoch']):>3}  Output : {metrics.level_meter(r['val_rms_output'], width=30)}  "
-                 f"RMS {r['val_rms_output']:.4f} ({r['val_rms_ratio_db']:+.1f} dB)  corr→target {r['val_corr_target']:+.3f}")
-print("\n".join(lines))
+    print(f"epoch {int(r['epoch']):>3}  Output : {metrics.level_meter(r['val_rms_output'], width=30)}  "
+          f"RMS {r['val_rms_output']:.4f} ({r['val_rms_ratio_db']:+.1f} dB)  corr→target {r['val_corr_target']:+.3f}")
+levels = np.array(h_q.series("val_rms_ratio_db"))
+largest_drop, total_drop = float(-np.diff(levels).min()), float(levels[0] - levels.min())
+glue("largest_drop", largest_drop, display=False)
+glue("total_drop", total_drop, display=False)
+glue("drop_shape", "a steady drift: no single epoch accounts for half of the fall" if largest_drop < 0.5 * total_drop
+     else "a sudden fall: one epoch accounts for at least half of it", display=False)
 
 # %% [markdown]
+# Its largest one-epoch fall is {glue:text}`largest_drop:.1f` dB of a total
+# {glue:text}`total_drop:.1f` dB: {glue:text}`drop_shape`.
+#
 # ## How the gradient sees the level
 #
-# The analysis above predicts the strength of the shrinking force from $\varepsilon$ alone:
-# $\partial \log|\rho_\varepsilon| / \partial \log s = \varepsilon / (s + \varepsilon)$. At the level the
-# runs actually reach:
+# $\partial \log|\rho_\varepsilon| / \partial \log s = \varepsilon / (s + \varepsilon)$ is the share of the
+# penalty that shrinking removes. At the level the runs reach after the first epoch and at the end
+# (mean over seeds):
 
 # %%
 rows = []
-for eps in axes["loss.eps"]:
-    hs = [h for h in runs if study.setting(h, "loss.eps") == eps]
-    s = float(np.mean([h.last["val_rms_output"] * h.last["val_rms_target"] for h in hs]))
-    rows.append({"eps": eps, "s = s_out * s_tgt at the end": s, "d log|rho_eps| / d log s": eps / (s + eps)})
-pd.DataFrame(rows).round(6)
+for k in keys:
+    hs = [h for h in runs if config_of(h) == k]
+    s0 = float(np.mean([h.records[0]["val_rms_output"] * h.records[0]["val_rms_target"] for h in hs]))
+    s1 = float(np.mean([h.last["val_rms_output"] * h.last["val_rms_target"] for h in hs]))
+    rows.append({"eps": f"{k[0]:g}", "start": start_name[k[1]], "s after epoch 1": s0,
+                 "pull after epoch 1": k[0] / (s0 + k[0]), "s at the end": s1, "pull at the end": k[0] / (s1 + k[0])})
+pd.DataFrame(rows).round(5)
 
 # %% [markdown]
-# With $\varepsilon = 10^{-8}$ the penalties exert no pull on the level at all; with
-# $\varepsilon = 1$ nearly all of $|\rho_\varepsilon|$ can be removed by shrinking, yet
-# $\rho$ itself is already near zero, so the force is small in absolute terms. To reach the
-# seed's 32x a run needs a persistent pull: weight decay strong enough, or a reconstruction
-# term that prefers silence, for long enough. Listen to the seed's configuration and the
-# quietest one (seed 0):
+# At $\varepsilon = 10^{-8}$ the pull is nil at every level. At $\varepsilon_m$ it is about one half
+# where $s = \varepsilon_m$ and tends to 1 as the output shrinks, so a run that starts below the
+# threshold is pulled ever harder towards silence, while one that starts loud hardly feels it.
+# Listen to the seed's configuration and the quietest one (seed 0):
 
 # %%
-x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)
-xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)
 listen = {"target": y_wave[0]}
-for label, setting in (("seed's configuration", {k: table.iloc[0][k] for k in axes}), ("quietest configuration", q)):
-    e = study.grid(base, {k: [v] for k, v in setting.items()}, seeds=[0])[0]
+for label, key in (("seed's configuration", keys[0]), ("quietest configuration", keys[int(quietest.name)])):
+    e = study.grid(base, {k: [v] for k, v in zip(axes, key)}, seeds=[0])[0]
     with torch.no_grad():
         listen[label] = unframe(study.load_model(e, "_output/results/ch4")(xf[:1], yf[:1])[1])[0]
 players(listen, cfg.sample_rate, "_output/04_collapse")
@@ -179,22 +234,24 @@ players(listen, cfg.sample_rate, "_output/04_collapse")
 # ## What we measured
 
 # %%
-seed_final = [h.last for h in runs if all(study.setting(h, k) == table.iloc[0][k] for k in axes)]
-c7_measured = (f"seed's setting: {np.mean([r['val_rms_ratio_db'] for r in seed_final]):+.1f} dB "
-               f"(seed: {20 * np.log10(1 / 32):+.1f} dB), corr {np.mean([r['val_corr_target'] for r in seed_final]):+.3f}; "
-               f"{n_collapsed}/{len(runs)} runs collapsed; quietest {quietest['val_rms_ratio_db_mean']:+.1f} dB")
-c7 = "supported" if seed_row["collapsed_seeds"] == 3 else ("partly" if n_collapsed else "refuted")
+quiet_ok = bool(((table["quiet_seeds"] == 3) & (table["val_corr_target_mean"].abs() < 0.05)).any())
+c7 = "supported" if seed_row["collapsed_seeds"] == 3 else ("partly" if quiet_ok or n_collapsed else "refuted")
 claims = [Claim("C7", "zero reconstruction: collapse to quiet, near-constant output by epoch ~21",
-                "epoch 21, 32x quieter (-30.1 dB), corr 0.007", c7_measured, c7)]
-require(claims, {"C7": "refuted"})  # the text above says no run collapsed
-assert effects["loss.reconstruction"] < 0 and effects["loss.eps"] < 0, "the text says MSE and a large eps make it quieter"
+                "epoch 21, 32x quieter (-30.1 dB), corr 0.007",
+                f"seed's setting ends {seed_row['val_rms_ratio_db_mean']:+.1f} dB (louder); with eps = s and a start "
+                f"below the target: {quietest['epoch21_db']:+.1f} dB at epoch {EPOCH_SEED}, "
+                f"{quietest['val_rms_ratio_db_mean']:+.1f} dB at the end, corr {quietest['val_corr_target_mean']:+.3f}, "
+                f"std/RMS {quietest['val_ac_fraction_mean']:.2f}; {n_collapsed}/{len(runs)} runs collapsed", c7)]
+require(claims, {"C7": "partly"})  # the text says: quiet only under stated conditions, not in the seed's setting
 glue("claims", claims_html(claims), display=False)
 claims_html(claims)
 
 # %% [markdown]
-# The correlation part of the seed's observation holds (the penalties drive it to about zero);
-# the quiet collapse does not appear in the `quick` profile from the stated ingredients. What
-# makes an output quieter here is a large epsilon in the correlation and, ironically, the
-# waveform MSE proposed as the remedy; {ref}`chapter 5 <ch-remedy>` measures that directly.
-# Because every run starts well above the target's level, a longer run or the `full` profile
-# may go further; the table records where each one ended.
+# **Verdict: partly.** The correlation part holds in every configuration. The quiet part holds
+# only under two conditions the seed does not state: an $\varepsilon$ in the correlation comparable to
+# the product of the signals' standard deviations, and an output that starts below a threshold
+# near the target's level. Then the output falls and stays uncorrelated with target and input; it
+# does not become constant. With the textbook $\varepsilon = 10^{-8}$ the same objective makes the
+# output *louder*. If your model went quiet, look first at the $\varepsilon$ in your correlation and
+# at your output's initial level. {ref}`Chapter 5 <ch-remedy>` starts from a configuration that
+# goes quiet and asks what stops it.

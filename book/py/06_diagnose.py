@@ -129,4 +129,4 @@ with torch.no_grad():
 players({"input": x_wave[0], "target": y_wave[0], "MyModel output": out}, cfg.sample_rate, "_output/06_diagnose")
 
 # %% mystnb={"image": {"alt": "Waveforms of an input, a target and the example model's output"}}
-plots.waveforms({"input": x_wave[0], "target": y_wave[0], "MyModel output": out}, cfg.sample_rate);
+plots.waveforms({"input": x_wave[0], "target": y_wave[0], "MyModel output": out}, cfg.sample_rate)

@@ -44,6 +44,12 @@ WIDGETS_JS = """() => [...document.querySelectorAll('script[type="application/vn
 })"""
 
 
+FIGURE_CELLS_JS = """() => [...document.querySelectorAll('.cell')]
+  .filter(c => /plots\\.\\w+\\(/.test((c.querySelector('.cell_input') || {}).textContent || ''))
+  .map(c => ({source: c.querySelector('.cell_input').textContent.slice(0, 60),
+              shown: !!c.querySelector('.cell_output img')}))"""
+
+
 @lru_cache(maxsize=None)
 def _ids(path: Path) -> frozenset[str]:
     return frozenset(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
@@ -83,6 +89,7 @@ def pages(browser, base_url):
             "images": page.evaluate(IMAGES_JS),
             "audio": page.evaluate(AUDIO_JS),
             "widgets": page.evaluate(WIDGETS_JS),
+            "figure_cells": page.evaluate(FIGURE_CELLS_JS),
             "links": page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"),
             "glue": page.eval_on_selector_all(".pasted-text, .pasted-inline", "els => els.map(e => e.textContent)"),
             "raw_math": page.evaluate("() => [...document.querySelectorAll('.math')].filter("
@@ -115,6 +122,15 @@ def test_images_load_and_have_alt_text(pages, name):
     assert not broken, f"{url}: images that did not load: {broken}"
     no_alt = [i["src"] for i in info["images"] if not i["alt"].strip() or i["alt"] == i["src"]]
     assert not no_alt, f"{url}: images without alt text (or with their file name as alt): {no_alt}"
+
+
+@pytest.mark.parametrize("name", [p.name for p in PAGES])
+def test_every_plotting_cell_shows_its_figure(pages, name):
+    url, info = pages[name]
+    missing = [c["source"] for c in info["figure_cells"] if not c["shown"]]
+    assert not missing, f"{url}: cells that call resmix.plots but show no figure: {missing}"
+    if name in {p.name for p in CHAPTERS}:
+        assert info["figure_cells"], f"{url}: a chapter page without a figure"
 
 
 @pytest.mark.parametrize("name", [p.name for p in PAGES])
