@@ -7,7 +7,6 @@ no downloads.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_same_shape, check_tensor
+from ._io import atomic_path
 from .config import DataConfig
 
 PENTATONIC = np.array([0, 2, 4, 7, 9, 12, 14, 16])  # semitones: consonant, easy to hear
@@ -154,17 +154,9 @@ def save_wav(path: str | os.PathLike, wave: Tensor | np.ndarray, sample_rate: in
     if n_clipped:
         warnings.warn(f"{path}: {n_clipped} of {w.size} samples outside [-1, 1] were clipped",
                       ClippingWarning, stacklevel=2)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".wav") as tmp:
         sf.write(tmp, np.clip(w, -1.0, 1.0), sample_rate, subtype="PCM_16")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return WavWrite(path, n_clipped)
+    return WavWrite(Path(path), n_clipped)
 
 
 def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[Tensor, int]:

@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ._io import atomic_path
 from .config import Experiment, get_profile
 from .train import History, train
 
@@ -57,11 +57,8 @@ def run_key(exp: Experiment) -> str:
 
 
 def _write_json(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = None) -> History:
@@ -86,10 +83,8 @@ def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = N
 
 def _save_model(model, path: Path) -> None:
     import torch
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
 
 
 def load_model(exp: Experiment, results: str | os.PathLike):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._io import atomic_path
 from .config import Experiment
 from .data import frame, make_pairs, unframe
 from .losses import compute_losses
@@ -121,15 +121,8 @@ def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experimen
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _grad_norm(module: nn.Module) -> Tensor:
