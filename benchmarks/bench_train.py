@@ -76,6 +76,19 @@ def time_steps(step, n, device):
     return (time.perf_counter() - t0) / n
 
 
+def train_flops(exp, batch: int) -> float:
+    """Approximate FLOPs of one training step (forward + backward = 3x forward).
+
+    Matmuls: 2 FLOPs per weight per token; attention scores and mixing: 4 T^2 d per layer
+    per clip. LayerNorm, softmax and the losses are left out (small at these sizes).
+    """
+    m, T, D = exp.model, exp.data.n_frames, exp.data.frame_size
+    per_layer = 4 * m.d_model ** 2 + 2 * m.ff_mult * m.d_model ** 2  # qkv + proj, mlp
+    weights = (2 * D + 3 * D) * m.d_model + 2 * (m.n_layers * per_layer + m.d_model * D)
+    forward = batch * (2 * weights * T + 2 * m.n_layers * 4 * T ** 2 * m.d_model)
+    return 3.0 * forward
+
+
 def bench(profile: str, device: torch.device, rounds: int, steps: int) -> dict:
     exp = get_profile(profile).with_(model={"residual": "leaky"})
     B = exp.train.batch_size
@@ -98,7 +111,7 @@ def bench(profile: str, device: torch.device, rounds: int, steps: int) -> dict:
             time_steps(fn, 2, device)
             peak[k] = torch.cuda.max_memory_allocated() / 2 ** 20
     sps = {k: B / statistics.median(v) for k, v in times.items()}
-    return {"profile": profile, "batch": B, "T": exp.data.n_frames, "D": exp.data.frame_size,
+    return {"profile": profile, "batch": B, "gflops_per_step": train_flops(exp, B) / 1e9, "T": exp.data.n_frames, "D": exp.data.frame_size,
             "d_model": exp.model.d_model, "layers": exp.model.n_layers, "params": n_params,
             "samples_per_s": sps, "ratio": sps["resmix"] / sps["nn.TransformerEncoder"], "peak_mib": peak}
 
@@ -109,6 +122,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     ap.add_argument("--steps", type=int, default=5, help="training steps per round")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--peak-gflops", type=float, default=None,
+                    help="the machine's measured fp32 matmul peak, to report the fraction reached "
+                         "(about 200 on the 2-core development machine)")
     args = ap.parse_args()
     from resmix.train import provenance, resolve_device
     device = resolve_device(args.device)
@@ -120,7 +136,9 @@ def main() -> None:
               f"{r['layers']} layers/stage, params {r['params']['resmix']:,} vs {r['params']['nn.TransformerEncoder']:,}")
         for k, v in r["samples_per_s"].items():
             mem = f", peak {r['peak_mib'][k]:.0f} MiB" if k in r["peak_mib"] else ""
-            print(f"  {k:<22} {v:10.1f} samples/s{mem}")
+            gflops = r["gflops_per_step"] * v / r["batch"]
+            frac = f" ({gflops / args.peak_gflops:.0%} of peak)" if args.peak_gflops else ""
+            print(f"  {k:<22} {v:10.1f} samples/s, ~{gflops:.1f} GFLOP/s{frac}{mem}")
         print(f"  ratio resmix / nn.TransformerEncoder: {r['ratio']:.3f}")
     if device.type == "cpu":
         print(f"\npeak process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
