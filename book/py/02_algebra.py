@@ -242,8 +242,8 @@ table.round(4)
 # target RMS of {glue:text}`c4_target_rms:.2f`, and the leak probe's $R^2$ falls towards 0. The
 # branch does not cancel the residual; it *drowns* it (a shortcut the optimiser finds,
 # {cite}`geirhos2020shortcut`). So the residual did not override the penalties here. What the
-# seed saw, an output still correlated 0.7 with its target, needs something that keeps the
-# branch small, such as a reconstruction loss or an output bounded in level; with nothing of
+# seed saw, an output still correlated 0.7 with its target, would need something that keeps
+# the branch small, such as a reconstruction loss or an output bounded in level; with nothing of
 # the kind the scale-invariant penalties are satisfied by loudness.
 #
 # Listen to the trained leaky model's output (seed 0, default start):
