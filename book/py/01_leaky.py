@@ -118,12 +118,13 @@ print(metrics.level_report(p.output2, x, y))
 # (at zero initialisation, or after training shrinks them); it is not what an untrained network
 # with default initialisation outputs. {ref}`Chapter 2 <ch-algebra>` shows what training does.
 #
-# Listen to the input, the target, and the output of both untrained models:
+# Listen to the input, the target, and each stage's output of both untrained models:
 
 # %%
 players({"input": x_wave[0], "target": y_wave[0],
-         "output, zero learning (the 50/50 mix)": unframe(p0.output2)[0],
-         "output, default initialisation": unframe(p.output2)[0]}, cfg.sample_rate, out_dir)
+         "stage 1 and stage 2 output, zero learning (both the 50/50 mix)": unframe(p0.output2)[0],
+         "stage 1 output, default initialisation": unframe(p.output1)[0],
+         "stage 2 output, default initialisation": unframe(p.output2)[0]}, cfg.sample_rate, out_dir)
 
 # %% mystnb={"image": {"alt": "Waveforms of the input, the target, the zero-learning output (their average) and the default-initialised output"}}
 plots.waveforms({"input": x_wave[0], "target": y_wave[0],
