@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 
 from ._io import atomic_path
 from .config import Experiment, get_profile

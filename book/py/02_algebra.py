@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 import torch
-from IPython.display import display
 from myst_nb import glue
 
 from resmix import algebra, metrics, plots, study
