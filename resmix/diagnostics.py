@@ -13,7 +13,9 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from .config import ModelConfig
 from .metrics import leak_probe, level_report, pearson, rms, rms_ratio_db
+from .models import TwoStageModel
 
 
 def _final(out) -> Tensor:
@@ -55,13 +57,15 @@ def diagnose(model: nn.Module | Callable, input: Tensor, target: Tensor) -> Diag
     Shape: input, target ``[B, D, T]``; ``model(input, target)`` returns ``[B, D, T]`` or a
     tuple whose last item is.
     """
-    was_training = getattr(model, "training", False)
-    if isinstance(model, nn.Module):
+    is_module = isinstance(model, nn.Module)
+    was_training = is_module and model.training
+    if is_module:
         model.eval()
     out = _final(model(input, target)).float()
-    zero = zero_weights_output(model, input, target).float() if isinstance(model, nn.Module) else torch.zeros_like(out)
-    if isinstance(model, nn.Module):
+    if is_module:
         model.train(was_training)
+    # a plain callable has no parameters to zero: nothing is left of it but its shortcuts, if any
+    zero = zero_weights_output(model, input, target).float() if is_module else torch.zeros_like(out)
     zero_probe = (leak_probe(zero, input, target).means() if float(zero.abs().max()) > 0
                   else {"a": 0.0, "b": 0.0, "c": 0.0, "r2": 0.0})
     return Diagnosis(
@@ -71,3 +75,21 @@ def diagnose(model: nn.Module | Callable, input: Tensor, target: Tensor) -> Diag
         probe=leak_probe(out, input, target).means(), zero_probe=zero_probe,
         residual_share=float(rms(zero).mean() / rms(out).mean().clamp_min(1e-12)),
         report=level_report(out, input, target))
+
+
+@torch.no_grad()
+def untrained_level_db(cfg: ModelConfig, input: Tensor, target: Tensor, seed: int = 0) -> float:
+    """Level (dB, relative to the target) of an untrained :class:`TwoStageModel` built with ``seed``.
+
+    Shape: input, target ``[B, D, T]``. With :func:`output_gain_for` it sets where a run starts.
+    """
+    torch.manual_seed(seed)
+    return float(rms_ratio_db(TwoStageModel(cfg)(input, target)[1], target).mean())
+
+
+def output_gain_for(level_db: float, untrained_db: float) -> float:
+    """``ModelConfig.output_gain`` that moves an untrained output from ``untrained_db`` to about ``level_db``.
+
+    About: stage 2 also sees stage 1's scaled output, so the level lands within a fraction of a dB.
+    """
+    return 10 ** ((level_db - untrained_db) / 20)

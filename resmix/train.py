@@ -151,6 +151,7 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
     train_data = train_data or make_pairs(exp.data.n_train, exp.data, seed=exp.data.seed)
     val_data = val_data or make_pairs(exp.data.n_val, exp.data, seed=exp.data.seed + 1)
     x_all, y_all = (frame(w, exp.data.frame_size).to(device) for w in train_data)  # (n, D, T)
+    val_data = tuple(w.to(device) for w in val_data)  # moved once, not every epoch
     torch.manual_seed(exp.train.seed)
     model = TwoStageModel(exp.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=exp.train.lr, weight_decay=exp.train.weight_decay)

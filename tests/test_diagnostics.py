@@ -37,3 +37,14 @@ def test_fixed_design_does_not_leak_and_model_is_untouched():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     leaky = zero_weights_output(TwoStageModel(ModelConfig(residual="leaky")), x, y)
     assert torch.allclose(leaky, 0.5 * (x + y), atol=1e-6)
+
+
+def test_output_gain_for_sets_the_starting_level():
+    from resmix.diagnostics import output_gain_for, untrained_level_db
+    x, y = _xy()
+    cfg = ModelConfig(residual="none")
+    start = untrained_level_db(cfg, x, y, seed=0)
+    gain = output_gain_for(-12.0, start)
+    # not exact: stage 2 also sees stage 1's scaled output; the level lands within a fraction of a dB
+    assert abs(untrained_level_db(ModelConfig(residual="none", output_gain=gain), x, y, seed=0) + 12.0) < 0.5
+    assert abs(start + 12.0) > 5

@@ -57,8 +57,8 @@ from myst_nb import glue
 from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
+from resmix.diagnostics import output_gain_for, untrained_level_db
 from resmix.listen import players
-from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
@@ -67,10 +67,7 @@ x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)  # held-out clips
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
 QUIET_DB = -20.0  # "collapsed": 10x quieter than the target; fixed before any run
 EPS_MATCHED = cfg.rms ** 2  # s = s_out * s_tgt when the output is at the target's level
-torch.manual_seed(exp.train.seed)
-with torch.no_grad():
-    untrained = TwoStageModel(replace(exp.model, residual="none"))(xf, yf)[1]
-START_DB = float(metrics.rms_ratio_db(untrained, yf).mean())
+START_DB = untrained_level_db(replace(exp.model, residual="none"), xf, yf, seed=exp.train.seed)
 glue("quiet_db", QUIET_DB, display=False)
 glue("eps_matched", EPS_MATCHED, display=False)
 glue("start_db", START_DB, display=False)
@@ -84,7 +81,7 @@ print(f"profile {exp.profile}; untrained fixed design at {START_DB:+.1f} dB; eps
 # the analysis, not from tuning: $\varepsilon \in \{10^{-8}, \varepsilon_m\}$, where
 # $\varepsilon_m$ = {glue:text}`eps_matched:g` is the value of $s$ when output and target are both at
 # the target's RMS; and the **starting level**, PyTorch's default or the output projections scaled
-# so that the untrained output starts at 0, −6 or −12 dB relative to the target. The fixed design,
+# so that the untrained output starts at about 0, −6 or −12 dB relative to the target. The fixed design,
 # the penalties at weight 1, no reconstruction loss, three seeds each. The first configuration
 # is the seed's as we read it.
 #
@@ -95,7 +92,7 @@ print(f"profile {exp.profile}; untrained fixed design at {START_DB:+.1f} dB; eps
 # %%
 base = exp.with_(name="ch4", model={"residual": "none"},
                  loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0})
-STARTS = {"default": 1.0} | {f"{db:+d} dB": 10 ** ((db - START_DB) / 20) for db in (0, -6, -12)}
+STARTS = {"default": 1.0} | {f"{db:+d} dB": output_gain_for(db, START_DB) for db in (0, -6, -12)}
 axes = {"loss.eps": [1e-8, EPS_MATCHED], "model.output_gain": list(STARTS.values())}
 runs = study.run_grid(study.grid(base, axes, seeds=[0, 1, 2]), "_output/results/ch4", workers=2, progress=False)
 start_name = {g: n for n, g in STARTS.items()}

@@ -33,8 +33,8 @@ from myst_nb import glue
 from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, make_pairs, unframe
+from resmix.diagnostics import output_gain_for, untrained_level_db
 from resmix.listen import players
-from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
@@ -42,10 +42,8 @@ cfg = exp.data
 EPOCHS = 20 if exp.profile == "quick" else exp.train.epochs  # quick: 39 runs in about 3 minutes
 x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)  # held-out clips, [B, N]
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
-torch.manual_seed(exp.train.seed)
-with torch.no_grad():  # the untrained level, to start 12 dB below the target as in chapter 4
-    start_db = float(metrics.rms_ratio_db(TwoStageModel(replace(exp.model, residual="none"))(xf, yf)[1], yf).mean())
-base = exp.with_(name="ch5", model={"residual": "none", "output_gain": 10 ** ((-12 - start_db) / 20)},
+start_db = untrained_level_db(replace(exp.model, residual="none"), xf, yf, seed=exp.train.seed)
+base = exp.with_(name="ch5", model={"residual": "none", "output_gain": output_gain_for(-12, start_db)},  # as in ch. 4
                  train={"epochs": EPOCHS},
                  loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0, "eps": cfg.rms ** 2})
 WEIGHTS = [0.001, 0.01, 0.1, 1.0]
