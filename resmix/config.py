@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 RESIDUALS = ("leaky", "none")
+INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
 PROFILES = ("quick", "full")
 
@@ -60,10 +61,17 @@ class ModelConfig:
     residual: str = "leaky"  # "leaky": the seed's averages; "none": the fixed design
     zero_init_output: bool = False  # True: output projections start at zero ("zero learning")
     output_gain: float = 1.0  # scales the output projections' initial weights; 1 = PyTorch's default
+    # How each stream enters the input projection. "rms": divided by its per-clip RMS, so audio
+    # at any level meets the unit-amplitude position codes at about their level; "raw": as is
+    # (the first book: 0.1-RMS audio sat about 22 dB below the position codes). Chapter 3
+    # measures both on the reconstruction task and picks the default from that.
+    input_scale: str = "rms"
 
     def __post_init__(self) -> None:
         if self.residual not in RESIDUALS:
             raise ValueError(f"residual must be one of {RESIDUALS}; got {self.residual!r}")
+        if self.input_scale not in INPUT_SCALES:
+            raise ValueError(f"input_scale must be one of {INPUT_SCALES}; got {self.input_scale!r}")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")

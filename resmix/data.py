@@ -98,6 +98,14 @@ def make_pairs(n: int, cfg: DataConfig | None = None, seed: int = 0) -> tuple[Te
     return torch.from_numpy(inputs.astype(np.float32)), torch.from_numpy(targets.astype(np.float32))
 
 
+def held_out(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+    """The held-out pairs every chapter and every run's evaluation use: ``cfg.n_val`` pairs, seed ``cfg.seed + 1``.
+
+    Shape: ``(input, target)``, each ``[n_val, N]``.
+    """
+    return make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)
+
+
 def mix_correlated(input: Tensor, target: Tensor, rho: float) -> Tensor:
     """A new target ``rho * u + sqrt(1 - rho^2) * v`` with the input's RMS.
 

@@ -14,13 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .metrics import leak_probe, level_report, pearson, rms, rms_ratio_db
+from .measure import _final, measure
+from .metrics import leak_probe, level_report, rms, rms_ratio_db
 from .models import TwoStageModel
-
-
-def _final(out) -> Tensor:
-    """The last output when a model returns several (like TwoStageModel's (output1, output2))."""
-    return out[-1] if isinstance(out, (tuple, list)) else out
 
 
 @torch.no_grad()
@@ -43,25 +39,32 @@ class Diagnosis:
     zero_probe: dict[str, float]  # leak probe of the zero-weights output
     residual_share: float  # rms(zero-weights output) / rms(output): the parameter-free part's level
     report: str  # the seed-style level meter and correlation lines
+    measured: dict[str, float]  # every key of resmix.measure.measure: common share, swaps, lags...
 
     @property
     def leaks(self) -> bool:
         """True when the zero-weights output is a near-exact mix of input and target (R^2 > 0.99)."""
         return self.zero_probe["r2"] > 0.99
 
+    @property
+    def ignores_inputs(self) -> bool:
+        """True when one waveform shared by every clip carries over 90% of the output's power."""
+        return self.measured["common_share"] > 0.9
+
 
 @torch.no_grad()
-def diagnose(model: nn.Module | Callable, input: Tensor, target: Tensor) -> Diagnosis:
-    """Run the zero-weights test, the leak probe, the level meter and correlation meters.
+def diagnose(model: nn.Module | Callable, input: Tensor, target: Tensor, sample_rate: int = 8000) -> Diagnosis:
+    """Run the zero-weights test, the leak probe, the meters and :func:`~resmix.measure.measure`.
 
-    Shape: input, target ``[B, D, T]``; ``model(input, target)`` returns ``[B, D, T]`` or a
-    tuple whose last item is.
+    Shape: input, target ``[B, D, T]`` with ``B >= 2``; ``model(input, target)`` returns
+    ``[B, D, T]`` or a tuple whose last item is. ``sample_rate`` sets the +-10 ms lag window.
     """
     is_module = isinstance(model, nn.Module)
     was_training = is_module and model.training
     if is_module:
         model.eval()
     out = _final(model(input, target)).float()
+    m = measure(model, input, target, sample_rate, output=out)
     if is_module:
         model.train(was_training)
     # a plain callable has no parameters to zero: nothing is left of it but its shortcuts, if any
@@ -69,12 +72,10 @@ def diagnose(model: nn.Module | Callable, input: Tensor, target: Tensor) -> Diag
     zero_probe = (leak_probe(zero, input, target).means() if float(zero.abs().max()) > 0
                   else {"a": 0.0, "b": 0.0, "c": 0.0, "r2": 0.0})
     return Diagnosis(
-        rms_ratio_db=float(rms_ratio_db(out, target).mean()),
-        corr_target=float(pearson(out, target, 1e-12).mean()),
-        corr_input=float(pearson(out, input, 1e-12).mean()),
-        probe=leak_probe(out, input, target).means(), zero_probe=zero_probe,
+        rms_ratio_db=m["rms_ratio_db"], corr_target=m["corr_target"], corr_input=m["corr_input"],
+        probe={k: m[f"probe_{k}"] for k in ("a", "b", "c", "r2")}, zero_probe=zero_probe,
         residual_share=float(rms(zero).mean() / rms(out).mean().clamp_min(1e-12)),
-        report=level_report(out, input, target))
+        report=level_report(out, input, target), measured=m)
 
 
 @torch.no_grad()

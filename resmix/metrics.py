@@ -132,3 +132,121 @@ def level_report(output: Tensor, input: Tensor, target: Tensor, label: str = "Ou
     return (f"{label:<7}: {level_meter(r_out)}\n"
             f"  RMS Levels:  {label}={r_out:.4f} ({how})\n"
             f"  Correlation: Out→Target={c_t:.3f}  Out→Input={c_i:.3f}")
+
+
+# --- What a model does with its inputs (input dependence, hidden copies) -------------------------
+
+def common_share(output: Tensor) -> Tensor:
+    """Fraction of the output's power in the waveform shared by every clip (a scalar).
+
+    ``B * ||mean_b out_b||^2 / sum_b ||out_b||^2``: 1 when every clip's output is the same
+    waveform (the model ignores its inputs), about ``1/B`` for independent zero-mean clips.
+    Shape: ``[B, ...]`` with ``B >= 2``; returns a 0-d tensor.
+    """
+    y = _flat(output, "output")  # (B, M)
+    if y.shape[0] < 2:
+        raise ValueError(f"common_share needs at least 2 clips [B, ...]; got {list(output.shape)}")
+    total = y.pow(2).sum()
+    if total == 0:
+        return torch.tensor(float("nan"))  # silence has no power to share
+    return y.shape[0] * y.mean(0).pow(2).sum() / total
+
+
+@dataclass
+class SwapSensitivity:
+    """Relative change of the output when each clip's input (or target) is another clip's: ``[B]`` each.
+
+    ``input`` near 0 means the output does not depend on the input; about ``sqrt(2)``
+    means it changes as much as two independent outputs differ.
+    """
+
+    input: Tensor
+    target: Tensor
+
+    def means(self) -> dict[str, float]:
+        return {"input": float(self.input.mean()), "target": float(self.target.mean())}
+
+
+@torch.no_grad()
+def swap_sensitivity(model, input: Tensor, target: Tensor) -> SwapSensitivity:
+    """``||f(x_pi, y) - f(x, y)|| / ||f(x, y)||`` per clip, with ``pi`` a cyclic shift of the batch.
+
+    Same for the target (``f(x, y_pi)``). ``model(input, target)`` returns ``[B, D, T]`` or a
+    tuple whose last item is (like :class:`~resmix.models.TwoStageModel`).
+    Shape: input, target ``[B, D, T]`` with ``B >= 2``.
+    """
+    check_same_shape("[B, D, T]", input=input, target=target)
+    if input.shape[0] < 2:
+        raise ValueError(f"swap_sensitivity needs at least 2 clips [B, D, T]; got {list(input.shape)}")
+
+    def run(x, y):
+        out = model(x, y)
+        return _flat(out[-1] if isinstance(out, (tuple, list)) else out, "output")
+
+    base = run(input, target)
+    norm = base.norm(dim=-1).clamp_min(1e-12)
+    rolled_x, rolled_y = input.roll(1, 0), target.roll(1, 0)
+    return SwapSensitivity((run(rolled_x, target) - base).norm(dim=-1) / norm,
+                           (run(input, rolled_y) - base).norm(dim=-1) / norm)
+
+
+@dataclass
+class LaggedCorrelation:
+    """Largest ``|normalised cross-correlation|`` within a window of lags and where it is: ``[B]`` each."""
+
+    value: Tensor  # |rho| at the best lag, in [0, 1]
+    lag: Tensor  # samples; positive: ``a`` lags ``b`` (``a[t] ~ b[t - lag]``)
+
+
+def lagged_correlation(a: Tensor, b: Tensor, max_lag: int) -> LaggedCorrelation:
+    """Per item, ``max_{|k| <= max_lag} |sum_t a'[t] b'[t - k]| / (||a'|| ||b'||)``, with means removed.
+
+    ``a'`` and ``b'`` are the mean-removed signals, zero outside ``[0, N)`` (no wrap-around), so
+    lag 0 is exactly Pearson's correlation. A copy of ``b`` delayed by 12 samples gives about
+    ``(N - 12) / N`` at lag 12 while its zero-lag correlation can be near 0.
+    Shape: waveforms ``[B, N]`` (model tensors ``[B, D, T]`` are unframed first).
+    """
+    if a.ndim == 3:
+        from .data import unframe  # metrics stays below data in the layering for everything else
+        a, b = unframe(a), unframe(b)
+    check_same_shape("[B, N]", a=a, b=b)
+    a, b = _flat(a, "a"), _flat(b, "b")
+    n = a.shape[1]
+    if not 0 <= max_lag < n:
+        raise ValueError(f"max_lag must lie in 0..{n - 1} samples; got {max_lag}")
+    a = a - a.mean(-1, keepdim=True)
+    b = b - b.mean(-1, keepdim=True)
+    size = 1 << (2 * n - 1).bit_length()  # zero padding: linear, not circular, correlation
+    xc = torch.fft.irfft(torch.fft.rfft(a, size) * torch.fft.rfft(b, size).conj(), size)  # (B, size)
+    lags = torch.arange(-max_lag, max_lag + 1)
+    window = xc[:, lags % size]  # (B, 2*max_lag+1): xc[k] = sum_t a[t] b[t-k]
+    denom = (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-30)
+    rho = window.abs() / denom[:, None]
+    best = rho.argmax(-1)
+    return LaggedCorrelation(rho.gather(1, best[:, None]).squeeze(1), lags[best].to(a.device))
+
+
+def predicted_abs_correlation(a: Tensor, b: Tensor, max_lag: int | None = None) -> Tensor:
+    """Expected ``|rho|`` of two *independent* signals with the autocorrelations of ``a`` and ``b``: ``[B]``.
+
+    Bartlett's formula: for independent stationary series, ``Var(rho) ~ (1/N) sum_k r_a(k) r_b(k)``
+    with ``r`` the normalised autocorrelations, i.e. ``rho ~ N(0, 1/N_eff)`` with
+    ``N_eff = N / sum_k r_a(k) r_b(k)``, and ``E|rho| = sqrt(2 / (pi N_eff))``.
+    An output that ignores its inputs reaches no lower on held-out clips.
+    Shape: waveforms ``[B, N]``; ``max_lag`` defaults to ``N // 4``.
+    """
+    check_same_shape("[B, N]", a=a, b=b)
+    a, b = _flat(a, "a"), _flat(b, "b")
+    n = a.shape[1]
+    max_lag = n // 4 if max_lag is None else max_lag
+    size = 1 << (2 * n - 1).bit_length()
+
+    def autocorr(x):
+        x = x - x.mean(-1, keepdim=True)
+        f = torch.fft.rfft(x, size)
+        r = torch.fft.irfft(f * f.conj(), size)[:, : max_lag + 1]  # (B, max_lag+1), lags 0..max_lag
+        return r / r[:, :1].clamp_min(1e-30)
+
+    ra, rb = autocorr(a), autocorr(b)
+    s = (ra * rb)[:, 0] + 2 * (ra * rb)[:, 1:].sum(-1)  # both signs of k
+    return (2 / math.pi * s.clamp_min(0) / n).sqrt()

@@ -74,6 +74,7 @@ class Stage(nn.Module):
                                     for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, cfg.dim)
+        self.input_scale = cfg.input_scale
         if cfg.zero_init_output:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
@@ -82,10 +83,18 @@ class Stage(nn.Module):
                 self.out.weight.mul_(cfg.output_gain)
                 self.out.bias.mul_(cfg.output_gain)
 
-    def forward(self, *streams: Tensor) -> Tensor:
+    def embed(self, *streams: Tensor) -> tuple[Tensor, Tensor]:
+        """The projected streams and the position codes they are added to, each ``[B, T, C]``/``[T, C]``."""
+        if self.input_scale == "rms":  # each stream to unit RMS per clip; silence stays silent
+            streams = tuple(s / s.float().pow(2).mean((1, 2), keepdim=True).sqrt().clamp_min(1e-6).to(s.dtype)
+                            for s in streams)
         x = torch.cat(streams, dim=1)  # (B, k*D, T)
         h = self.inp(x.transpose(1, 2))  # (B, T, C)
-        h = h + sinusoidal_positions(h.shape[1], h.shape[2]).to(h.device, h.dtype)
+        return h, sinusoidal_positions(h.shape[1], h.shape[2]).to(h.device, h.dtype)
+
+    def forward(self, *streams: Tensor) -> Tensor:
+        h, pos = self.embed(*streams)
+        h = h + pos  # (B, T, C)
         for block in self.blocks:
             h = block(h)
         return self.out(self.norm(h)).transpose(1, 2)  # (B, D, T)

@@ -84,18 +84,18 @@ def spectrograms(signals: Mapping[str, torch.Tensor], sample_rate: int, n_fft: i
 
 def curves(groups: Mapping[str, Sequence[History]], keys: Sequence[str], ylabels: Sequence[str],
            logy: Sequence[bool] | None = None) -> Figure:
-    """Metrics over epochs: one panel per key, one line per group (mean over its runs, min-max band)."""
+    """Metrics over optimizer steps: one panel per key, one line per group (mean over its runs, min-max band)."""
     logy = logy or [False] * len(keys)
     fig = BookFigure(figsize=(4 * len(keys), 3))
     axes = fig.subplots(1, len(keys), squeeze=False)
     for ax, key, ylabel, log in zip(axes[0], keys, ylabels, logy):
         for i, (label, hs) in enumerate(groups.items()):
             ys = np.array([h.series(key) for h in hs])
-            ep = np.array(hs[0].series("epoch"))
+            ep = np.array(hs[0].series("step"))
             ax.plot(ep, ys.mean(0), color=COLORS[i % 10], label=label)
             if len(hs) > 1:
                 ax.fill_between(ep, ys.min(0), ys.max(0), color=COLORS[i % 10], alpha=0.2, lw=0)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("optimizer step")
         ax.set_ylabel(ylabel)
         if log:
             ax.set_yscale("log")

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from ._io import atomic_path
 from .config import Experiment, get_profile
-from .train import History, train
+from .train import History, __version__, train
 
 
 def _set(exp: Experiment, path: str, value: Any) -> Experiment:
@@ -51,8 +51,15 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
 
 
 def run_key(exp: Experiment) -> str:
-    """A stable hash of the whole experiment: the file name of its result."""
-    return hashlib.sha1(json.dumps(exp.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    """A stable hash of what makes a run's numbers: the file name of its result.
+
+    It covers every setting and the package version, and not the display name: two grids
+    that reach the same settings share one run, and a new release of ``resmix`` trains afresh.
+    """
+    settings = exp.to_dict()
+    settings.pop("name")
+    settings["resmix_version"] = __version__
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _write_json(obj: dict, path: Path) -> None:
@@ -133,15 +140,25 @@ def load_results(results: str | os.PathLike) -> list[History]:
 def setting(h: History, path: str) -> Any:
     """A setting of the run that made ``h``, by dotted path (``"loss.eps"``)."""
     section, _, key = path.partition(".")
-    return h.experiment[section][key] if key else h.experiment[section]
+    return getattr(getattr(h.experiment, section), key) if key else getattr(h.experiment, section)
+
+
+def group(histories: Iterable[History], by: str | Sequence[str]) -> dict[Any, list[History]]:
+    """Runs grouped by one setting (keys are its values) or several (keys are tuples), in first-seen order."""
+    paths = [by] if isinstance(by, str) else list(by)
+    out: dict[Any, list[History]] = {}
+    for h in histories:
+        values = tuple(setting(h, p) for p in paths)
+        out.setdefault(values[0] if isinstance(by, str) else values, []).append(h)
+    return out
 
 
 def summarise(histories: Sequence[History], by: Sequence[str], metrics: Sequence[str], epoch: int = -1):
     """A pandas table: one row per setting of ``by``, mean and std over seeds of each metric.
 
-    ``metrics`` are record keys (``"val_rms_ratio_db"``); ``epoch`` picks the record
-    (default the last). Columns: the ``by`` settings, ``n_seeds``, then
-    ``<metric>_mean`` and ``<metric>_std``.
+    ``metrics`` are record keys (``"val_rms_ratio_db"``); ``epoch`` picks the record by
+    position (default the last; ``0`` the first epoch). Columns: the ``by`` settings,
+    ``n_seeds``, then ``<metric>_mean`` and ``<metric>_std``.
     """
     import pandas as pd
     rows = [{**{b: setting(h, b) for b in by}, "seed": setting(h, "train.seed"),
@@ -197,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     hs = run_grid(exps, args.results, workers=args.workers)
     for h in hs:
         r = h.last
-        print(f"{h.experiment['name']}: rms ratio {r['val_rms_ratio_db']:+.1f} dB, "
+        print(f"{h.experiment.name}: rms ratio {r['val_rms_ratio_db']:+.1f} dB, "
               f"corr target {r['val_corr_target']:+.3f}, corr input {r['val_corr_input']:+.3f}")
 
 

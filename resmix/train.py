@@ -22,12 +22,13 @@ from torch import Tensor, nn
 
 from ._io import atomic_path
 from .config import Experiment
-from .data import frame, make_pairs, unframe
+from .data import frame, held_out, make_pairs
 from .losses import compute_losses
-from .metrics import leak_probe, log_spectral_distance, pearson, rms, spectral_flatness
+from .measure import measure
+from .metrics import pearson, rms
 from .models import TwoStageModel
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -38,12 +39,12 @@ class NonFiniteLossError(FloatingPointError):
 class History:
     """Per-epoch records of one run, with the config and provenance that made them.
 
-    ``records[i]`` is a flat dict of floats for epoch ``i + 1`` (keys such as
-    ``val_rms_output``, ``val_corr_target``, ``train_total``). ``model`` is the
-    trained model (not serialised).
+    ``records[i]`` is a flat dict of floats for epoch ``i + 1`` (keys such as ``epoch``,
+    ``step`` (optimizer steps so far), ``val_rms_output``, ``val_common_share``,
+    ``train_total``). ``model`` is the trained model (not serialised).
     """
 
-    experiment: dict[str, Any]
+    experiment: Experiment
     records: list[dict[str, float]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
@@ -59,11 +60,16 @@ class History:
         return self.records[-1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "records": self.records, "meta": self.meta}
+        return {"experiment": self.experiment.to_dict(), "records": self.records, "meta": self.meta}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "History":
-        return cls(d["experiment"], d["records"], d["meta"])
+        return cls(Experiment.from_dict(d["experiment"]), d["records"], d["meta"])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (one pass over the training pairs)."""
+        return round(self.records[0]["step"] / self.records[0]["epoch"]) if self.records else 0
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -86,36 +92,29 @@ def provenance(device: torch.device) -> dict[str, Any]:
 @torch.no_grad()
 def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experiment,
              batch_size: int = 256) -> dict[str, float]:
-    """Held-out metrics of a model on waveforms ``[B, N]``: loss terms, levels, correlations, leak probe.
+    """Held-out metrics of a model on waveforms ``[B, N]``: each loss term and :func:`~resmix.measure.measure`.
 
-    Keys: ``loss_*`` (each term and the total), ``rms_output``, ``rms_output1``,
-    ``rms_target``, ``rms_input``, ``rms_ratio_db``, ``ac_fraction`` (std / RMS of
-    the output: near 0 for a constant), ``corr_target``, ``corr_input``,
-    ``corr_output1``, ``probe_a``, ``probe_b``, ``probe_r2``, ``flatness``, ``lsd``.
+    Keys: ``loss_*`` (each term and the total), ``rms_output1`` and ``corr_output1`` (stage 2
+    against stage 1), and every key of :func:`~resmix.measure.measure`. Batches of
+    ``batch_size`` clips are averaged, weighted by their size.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     sums: dict[str, float] = {}
     n = input.shape[0]
-    for i in range(0, n, batch_size):
-        xw, yw = input[i:i + batch_size].to(device), target[i:i + batch_size].to(device)
+    n_batches = -(-n // batch_size)
+    for chunk in torch.arange(n).tensor_split(n_batches):  # even batches: no batch of one clip
+        xw, yw = input[chunk].to(device), target[chunk].to(device)
         x, y = frame(xw, exp.data.frame_size), frame(yw, exp.data.frame_size)
         parts = model.parts(x, y)
         terms = compute_losses(parts, x, y, exp.loss, exp.data.sample_rate)
-        out = unframe(parts.output2.float())
-        probe = leak_probe(out, xw, yw)
-        values = {f"loss_{k}": v for k, v in terms.items().items()} | {
-            "rms_output": rms(out), "rms_output1": rms(parts.output1), "rms_target": rms(yw),
-            "rms_input": rms(xw), "rms_ratio_db": 20 * torch.log10(rms(out).clamp_min(1e-12) / rms(yw)),
-            "ac_fraction": out.std(-1) / rms(out).clamp_min(1e-12),
-            "corr_target": pearson(out, yw, 1e-12), "corr_input": pearson(out, xw, 1e-12),
-            "corr_output1": pearson(parts.output2, parts.output1, 1e-12),
-            "probe_a": probe.a, "probe_b": probe.b, "probe_r2": probe.r2,
-            "flatness": spectral_flatness(out), "lsd": log_spectral_distance(out, yw),
-        }
+        values = {f"loss_{k}": float(v) for k, v in terms.items().items()}
+        values["rms_output1"] = float(rms(parts.output1).mean())
+        values["corr_output1"] = float(pearson(parts.output2, parts.output1, 1e-12).mean())
+        values |= measure(model, x, y, exp.data.sample_rate, output=parts.output2)
         for k, v in values.items():
-            sums[k] = sums.get(k, 0.0) + float(v.float().mean()) * xw.shape[0]
+            sums[k] = sums.get(k, 0.0) + v * len(chunk)
     model.train(was_training)
     return {k: v / n for k, v in sums.items()}
 
@@ -149,14 +148,14 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
     """
     device = resolve_device(exp.train.device)
     train_data = train_data or make_pairs(exp.data.n_train, exp.data, seed=exp.data.seed)
-    val_data = val_data or make_pairs(exp.data.n_val, exp.data, seed=exp.data.seed + 1)
+    val_data = val_data or held_out(exp.data)
     x_all, y_all = (frame(w, exp.data.frame_size).to(device) for w in train_data)  # (n, D, T)
     val_data = tuple(w.to(device) for w in val_data)  # moved once, not every epoch
     torch.manual_seed(exp.train.seed)
     model = TwoStageModel(exp.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=exp.train.lr, weight_decay=exp.train.weight_decay)
     gen = torch.Generator().manual_seed(exp.train.seed)
-    history = History(exp.to_dict(), meta=provenance(device) | {"seed": exp.train.seed,
+    history = History(exp, meta=provenance(device) | {"seed": exp.train.seed,
                                                                 "profile": exp.profile})
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint else None
@@ -204,7 +203,7 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
             sums = row if sums is None else sums + row
             steps += 1
         means = (sums / steps).tolist()
-        record = {"epoch": float(epoch + 1)}
+        record = {"epoch": float(epoch + 1), "step": float((epoch + 1) * steps)}
         record |= {f"train_{k}": v for k, v in zip(terms.items(), means)}
         record |= {"grad_norm_stage1": means[-2], "grad_norm_stage2": means[-1]}
         record |= {f"val_{k}": v for k, v in evaluate(model, *val_data, exp).items()}

@@ -68,3 +68,78 @@ def test_bad_inputs():
         M.rms(torch.zeros(5))
     with pytest.raises(ValueError, match="non-empty"):
         M.rms(torch.zeros(0, 5))
+
+
+# --- input dependence and hidden copies --------------------------------------------------------
+
+def test_common_share_planted_signals():
+    g = torch.Generator().manual_seed(3)
+    shared = torch.randn(1, 2000, generator=g).repeat(8, 1)
+    indep = torch.randn(8, 2000, generator=g)
+    assert float(M.common_share(shared)) == pytest.approx(1.0, abs=1e-6)
+    assert float(M.common_share(indep)) == pytest.approx(1 / 8, abs=0.02)
+    mixed = shared + indep  # half the power shared
+    y = mixed.numpy()
+    ref = 8 * (y.mean(0) ** 2).sum() / (y ** 2).sum()  # independent NumPy reference
+    assert float(M.common_share(mixed)) == pytest.approx(ref, rel=1e-5)
+    assert 0.4 < ref < 0.6
+    assert torch.isnan(M.common_share(torch.zeros(4, 10)))
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        M.common_share(indep[:1])
+
+
+def test_swap_sensitivity_separates_what_the_output_uses():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(6, 8, 20, generator=g), torch.randn(6, 8, 20, generator=g)
+    fixed = torch.randn(1, 8, 20, generator=g)
+    copy_target = M.swap_sensitivity(lambda i, t: t, x, y)
+    assert copy_target.input.abs().max() == 0
+    assert torch.allclose(copy_target.target, torch.full((6,), 2 ** 0.5), atol=0.25)
+    ignores = M.swap_sensitivity(lambda i, t: (i * 0 + fixed), x, y)
+    assert ignores.input.max() == 0 and ignores.target.max() == 0
+    mix = M.swap_sensitivity(lambda i, t: (i, 0.5 * (i + t)), x, y)  # tuple: the last item counts
+    ref = [np.linalg.norm(0.5 * (x.roll(1, 0)[b] - x[b]).numpy()) / np.linalg.norm(0.5 * (x[b] + y[b]).numpy())
+           for b in range(6)]
+    np.testing.assert_allclose(mix.input.numpy(), ref, rtol=1e-5)
+
+
+def _lagged_numpy(a, b, max_lag):
+    a, b = a - a.mean(), b - b.mean()
+    n = len(a)
+    full = np.correlate(a, b, mode="full")  # index n-1+k holds sum_t a[t+k] b[t]
+    best = max(range(-max_lag, max_lag + 1), key=lambda k: abs(full[n - 1 + k]))
+    return abs(full[n - 1 + best]) / (np.linalg.norm(a) * np.linalg.norm(b)), best
+
+
+def test_lagged_correlation_finds_a_shifted_copy():
+    g = torch.Generator().manual_seed(5)
+    y = torch.randn(3, 1000, generator=g)
+    delayed = torch.zeros_like(y)
+    delayed[:, 12:] = y[:, :-12]
+    assert (M.pearson(delayed, y).abs() < 0.1).all()
+    lc = M.lagged_correlation(delayed, y, max_lag=40)
+    assert (lc.lag == 12).all() and (lc.value > 0.98).all()
+    for i in range(3):
+        ref_v, ref_lag = _lagged_numpy(delayed[i].double().numpy(), y[i].double().numpy(), 40)
+        assert float(lc.value[i]) == pytest.approx(ref_v, rel=1e-4) and int(lc.lag[i]) == ref_lag
+    zero_lag = M.lagged_correlation(delayed, y, max_lag=0)
+    assert torch.allclose(zero_lag.value, M.pearson(delayed, y).abs(), atol=1e-5)
+    flipped = M.lagged_correlation(-y, y, max_lag=5)
+    assert (flipped.lag == 0).all() and torch.allclose(flipped.value, torch.ones(3), atol=1e-5)
+    framed = M.lagged_correlation(delayed.reshape(3, 40, 25).transpose(1, 2), y.reshape(3, 40, 25).transpose(1, 2), 40)
+    assert (framed.lag == 12).all()
+    with pytest.raises(ValueError, match="max_lag"):
+        M.lagged_correlation(y, y, max_lag=1000)
+
+
+def test_predicted_abs_correlation_matches_independent_signals():
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(1, 3000, generator=g).repeat(300, 1)  # one fixed waveform against many targets
+    y = torch.randn(300, 3000, generator=g)
+    smooth = lambda s: torch.nn.functional.avg_pool1d(s[:, None], 8, 1, 4)[:, 0, :3000]  # noqa: E731
+    for a, b in ((w, y), (smooth(w), smooth(y))):
+        measured = float(M.pearson(a, b).abs().mean())
+        predicted = float(M.predicted_abs_correlation(a, b).mean())
+        assert predicted == pytest.approx(measured, rel=0.15)
+    assert float(M.predicted_abs_correlation(smooth(w), smooth(y)).mean()) > 2 * float(
+        M.predicted_abs_correlation(w, y).mean())  # correlated samples: fewer effective ones

@@ -74,3 +74,18 @@ def test_output_gain_scales_the_untrained_branch():
     torch.manual_seed(0)
     b = TwoStageModel(ModelConfig(residual="none", output_gain=0.1)).stage1(x, y)
     assert torch.allclose(b, 0.1 * a, atol=1e-6)
+
+
+def test_input_scale_rms_is_level_invariant_and_raw_is_not():
+    from resmix.config import ModelConfig
+    from resmix.models import TwoStageModel
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 32, 10, generator=g), torch.randn(2, 32, 10, generator=g)
+    for scale, invariant in (("rms", True), ("raw", False)):
+        torch.manual_seed(0)
+        m = TwoStageModel(ModelConfig(residual="none", input_scale=scale))
+        with torch.no_grad():
+            same = torch.allclose(m(x, y)[1], m(0.01 * x, 0.01 * y)[1], atol=1e-4)
+        assert same == invariant
+    with pytest.raises(ValueError, match="input_scale"):
+        ModelConfig(input_scale="loud")

@@ -35,3 +35,16 @@ def test_cli_lists_points(capsys):
     study.main(["--profile", "quick", "--grid", "loss.eps=1e-8,1", "--seeds", "0", "1", "--list"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4 and lines[3].endswith("loss.eps=1|train.seed=1")
+
+
+def test_run_key_ignores_the_name_and_group_by_setting(tiny):
+    a, b = tiny.with_(name="a"), tiny.with_(name="b")
+    assert study.run_key(a) == study.run_key(b)
+    assert study.run_key(tiny) != study.run_key(tiny.with_(model={"input_scale": "raw"}))
+    exps = study.grid(tiny.with_(train={"epochs": 1}), {"model.residual": ["leaky", "none"]}, seeds=[0, 1])
+    from resmix.train import History
+    hs = [History(e) for e in exps]
+    groups = study.group(hs, "model.residual")
+    assert list(groups) == ["leaky", "none"] and [len(v) for v in groups.values()] == [2, 2]
+    pairs = study.group(hs, ["model.residual", "train.seed"])
+    assert ("none", 1) in pairs and len(pairs) == 4

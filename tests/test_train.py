@@ -64,3 +64,15 @@ def test_constant_output_with_zero_eps_names_the_term(tiny):
     e = tiny.with_(model={"residual": "none", "zero_init_output": True}, loss={"eps": 0.0})
     with pytest.raises(NonFiniteLossError, match="epoch 1, step 1: loss term 'anti_correlation'"):
         train(e, progress=False)
+
+
+def test_records_count_optimizer_steps_and_input_dependence(tiny):
+    from resmix.config import Experiment
+    h = train(tiny, progress=False)
+    assert isinstance(h.experiment, Experiment) and History.from_dict(h.to_dict()).experiment == tiny
+    per_epoch = -(-tiny.data.n_train // tiny.train.batch_size)
+    assert h.series("step") == [float(per_epoch * (i + 1)) for i in range(tiny.train.epochs)]
+    assert h.steps_per_epoch == per_epoch
+    for key in ("val_common_share", "val_swap_input", "val_swap_target", "val_lag_corr_target",
+                "val_abs_corr_target", "val_pred_abs_corr_target"):
+        assert math.isfinite(h.last[key])

@@ -1,0 +1,77 @@
+"""One measurement of what a model's output is, used by training and by the diagnostics.
+
+:func:`measure` takes a model and held-out ``[B, D, T]`` tensors and returns batch means of
+every output metric the book reports: levels, zero-lag and lagged correlations, the leak
+probe, input dependence (common share, swap sensitivity) and spectral measures.
+``train.evaluate`` adds the loss terms and the stage-1 output; ``diagnostics.diagnose``
+adds the zero-weights test. Keeping one function means a number on a training curve and
+the same number in a diagnosis are computed the same way.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .data import unframe
+from .metrics import (common_share, lagged_correlation, leak_probe, log_spectral_distance, pearson,
+                      predicted_abs_correlation, rms, spectral_flatness, swap_sensitivity)
+
+MAX_LAG_SECONDS = 0.01  # copies within +-10 ms count: a phase-blind loss found ~1.5 ms shifts
+
+
+def max_lag_samples(sample_rate: int) -> int:
+    """The lag window of the lagged correlations, ``MAX_LAG_SECONDS`` in samples."""
+    return max(1, round(MAX_LAG_SECONDS * sample_rate))
+
+
+def _final(out) -> Tensor:
+    """The last output when a model returns several (like TwoStageModel's (output1, output2))."""
+    return out[-1] if isinstance(out, (tuple, list)) else out
+
+
+@torch.no_grad()
+def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
+            output: Tensor | None = None) -> dict[str, float]:
+    """Batch means of the output metrics of ``model(input, target)``.
+
+    Keys: ``rms_output``, ``rms_target``, ``rms_input``, ``rms_ratio_db``, ``ac_fraction``
+    (std / RMS of the output: near 0 for a constant), ``corr_target``, ``corr_input`` (signed
+    Pearson, per clip over D x T), ``abs_corr_target``, ``abs_corr_input`` (mean per-clip
+    |Pearson|: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
+    |normalised cross-correlation| within +-10 ms) and ``*_lag`` (median lag, samples),
+    ``pred_abs_corr_target`` (the |rho| an output independent of the target would show),
+    ``probe_a``, ``probe_b``, ``probe_c``, ``probe_r2``, ``common_share``, ``swap_input``,
+    ``swap_target``, ``flatness``, ``lsd``.
+
+    Args:
+        model: ``model(input, target)`` returns ``[B, D, T]`` or a tuple whose last item is.
+        input, target: ``[B, D, T]``, ``B >= 2``.
+        sample_rate: of the waveforms, for the lag window.
+        output: the model's output on ``(input, target)`` if already computed.
+    """
+    out = (_final(model(input, target)) if output is None else output).float()
+    ow, xw, yw = unframe(out), unframe(input.float()), unframe(target.float())  # [B, N]
+    lag = max_lag_samples(sample_rate)
+    lc_t, lc_i = lagged_correlation(ow, yw, lag), lagged_correlation(ow, xw, lag)
+    probe = leak_probe(ow, xw, yw)
+    swap = swap_sensitivity(model, input, target)
+    r_out = rms(ow)
+    values = {
+        "rms_output": r_out, "rms_target": rms(yw), "rms_input": rms(xw),
+        "rms_ratio_db": 20 * torch.log10(r_out.clamp_min(1e-12) / rms(yw).clamp_min(1e-12)),
+        "ac_fraction": ow.std(-1) / r_out.clamp_min(1e-12),
+        "corr_target": pearson(ow, yw, 1e-12), "corr_input": pearson(ow, xw, 1e-12),
+        "abs_corr_target": pearson(ow, yw, 1e-12).abs(), "abs_corr_input": pearson(ow, xw, 1e-12).abs(),
+        "lag_corr_target": lc_t.value, "lag_corr_input": lc_i.value,
+        "pred_abs_corr_target": predicted_abs_correlation(ow, yw),
+        "probe_a": probe.a, "probe_b": probe.b, "probe_c": probe.c, "probe_r2": probe.r2,
+        "swap_input": swap.input, "swap_target": swap.target,
+        "flatness": spectral_flatness(ow), "lsd": log_spectral_distance(ow, yw),
+    }
+    result = {k: float(v.float().nanmean()) for k, v in values.items()}
+    result["lag_corr_target_lag"] = float(lc_t.lag.float().median())
+    result["lag_corr_input_lag"] = float(lc_i.lag.float().median())
+    result["common_share"] = float(common_share(ow))
+    return result

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from resmix.data import frame, held_out
+from resmix.config import DataConfig
+from resmix.measure import max_lag_samples, measure
+
+
+def _xy():
+    x, y = held_out(DataConfig(clip_seconds=0.256, n_val=6))
+    return frame(x, 32), frame(y, 32)
+
+
+def test_measure_tells_a_copy_from_a_fixed_waveform_and_a_mix():
+    x, y = _xy()
+    fixed = torch.randn(1, *x.shape[1:], generator=torch.Generator().manual_seed(0)) * 0.1
+    copy = measure(lambda i, t: t, x, y, 8000)
+    ignore = measure(lambda i, t: i * 0 + fixed, x, y, 8000)
+    mix = measure(lambda i, t: (i, 0.5 * (i + t)), x, y, 8000)
+    assert copy["corr_target"] == pytest.approx(1.0, abs=1e-5) and copy["swap_input"] == 0
+    assert copy["rms_ratio_db"] == pytest.approx(0.0, abs=1e-4) and copy["lag_corr_target_lag"] == 0
+    assert ignore["common_share"] == pytest.approx(1.0, abs=1e-5)
+    assert ignore["swap_input"] == 0 and ignore["swap_target"] == 0
+    assert ignore["abs_corr_target"] < 0.2 and ignore["pred_abs_corr_target"] < 0.2
+    assert mix["probe_a"] == pytest.approx(0.5, abs=1e-4) and mix["probe_b"] == pytest.approx(0.5, abs=1e-4)
+    assert mix["swap_input"] > 0.3 and mix["swap_target"] > 0.3 and mix["common_share"] < 0.5
+
+
+def test_lag_window_is_ten_ms():
+    assert max_lag_samples(8000) == 80 and max_lag_samples(16000) == 160
