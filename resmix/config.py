@@ -18,6 +18,7 @@ from typing import Any
 RESIDUALS = ("leaky", "none")
 INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
+RECON_REFERENCES = ("target", "negated")
 PROFILES = ("quick", "full")
 
 
@@ -83,6 +84,10 @@ class LossConfig:
     novelty: float = 1.0  # weight of max |Pearson| with input and stage-1 output
     reconstruction: float = 0.0  # the seed's fixed design trained with zero reconstruction
     recon_kind: str = "mse"  # "mse" (waveform) or "mrstft" (multi-resolution STFT)
+    # What the reconstruction term matches: "target", a task the leaky residual half-solves by
+    # construction, or "negated" (-target), where the same residual is as much in the way as it
+    # helped before; for the fixed design both tasks are equally hard (negate the output layer).
+    recon_reference: str = "target"
     variance: float = 0.0  # weight of the VICReg-style variance hinge (off by default)
     variance_gamma: float = 1.0  # hinge floor, as a fraction of the target's standard deviation
     eps: float = 1e-8  # the epsilon in Pearson's denominator; see chapter 4
@@ -90,6 +95,8 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.recon_kind not in RECON_KINDS:
             raise ValueError(f"recon_kind must be one of {RECON_KINDS}; got {self.recon_kind!r}")
+        if self.recon_reference not in RECON_REFERENCES:
+            raise ValueError(f"recon_reference must be one of {RECON_REFERENCES}; got {self.recon_reference!r}")
         for name in ("anti_correlation", "novelty", "reconstruction", "variance", "eps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss weight {name} must be >= 0; got {getattr(self, name)}")

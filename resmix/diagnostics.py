@@ -94,3 +94,34 @@ def output_gain_for(level_db: float, untrained_db: float) -> float:
     About: stage 2 also sees stage 1's scaled output, so the level lands within a fraction of a dB.
     """
     return 10 ** ((level_db - untrained_db) / 20)
+
+
+@dataclass
+class Decomposition:
+    """An output split into what is a mix of the inputs, what every clip shares, and the rest.
+
+    ``out = (a*input + b*target + c) + common + specific`` per clip, where the first part is the
+    leak probe's fit, ``common`` the across-clip mean of what the fit leaves and ``specific``
+    the remainder. Shares are fractions of the output's power (they add to 1 up to the small
+    cross terms between the parts).
+    """
+
+    a: float  # the probe's input weight (batch mean); the leaky residual alone gives 1/2
+    b: float  # the probe's target weight
+    mix_share: float  # power in a*input + b*target + c
+    common_share: float  # power in the waveform every clip shares (input-independent)
+    specific_share: float  # power in the clip-specific remainder
+
+
+@torch.no_grad()
+def decompose(output: Tensor, input: Tensor, target: Tensor) -> Decomposition:
+    """Split ``output`` as :class:`Decomposition` says. Shape: each ``[B, ...]`` with ``B >= 2``."""
+    o, x, y = (t.reshape(t.shape[0], -1).double() for t in (output, input, target))  # (B, M)
+    probe = leak_probe(o, x, y)
+    mix = probe.a.double()[:, None] * x + probe.b.double()[:, None] * y + probe.c.double()[:, None]
+    rest = o - mix
+    common = rest.mean(0, keepdim=True).expand_as(rest)
+    total = o.pow(2).sum()
+    share = lambda part: float(part.pow(2).sum() / total)  # noqa: E731
+    return Decomposition(float(probe.a.mean()), float(probe.b.mean()), share(mix), share(common),
+                         share(rest - common))

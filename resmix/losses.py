@@ -106,6 +106,18 @@ class LossTerms:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def reconstruction_reference(target: Tensor, reference: str) -> Tensor:
+    """What the reconstruction term matches: ``"target"`` itself or ``"negated"`` (``-target``).
+
+    Shape: ``[B, D, T] -> [B, D, T]``.
+    """
+    if reference == "target":
+        return target
+    if reference == "negated":
+        return -target
+    raise ValueError(f"reference must be 'target' or 'negated'; got {reference!r}")
+
+
 def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: LossConfig,
                    sample_rate: int) -> LossTerms:
     """All loss terms on the final output ``parts.output2``; novelty also against ``output1``.
@@ -118,7 +130,7 @@ def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: Loss
     ac = anti_correlation(out, target, cfg.eps)
     nov = novelty(out, [input, parts.output1], cfg.eps)
     if cfg.reconstruction > 0 or cfg.recon_kind == "mse":
-        rec = reconstruction(out, target, cfg.recon_kind, sample_rate)
+        rec = reconstruction(out, reconstruction_reference(target, cfg.recon_reference), cfg.recon_kind, sample_rate)
     else:
         rec = out.new_zeros((), dtype=torch.float32)
     var = variance_hinge(out, target, cfg.variance_gamma)

@@ -44,3 +44,57 @@ def require(claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
         raise AssertionError("verdicts changed (expected, measured): "
                              + ", ".join(f"{k}: {e} -> {g}" for k, (e, g) in wrong.items())
                              + "; the chapter's text must be revised")
+
+
+def optimizer_steps(exp) -> int:
+    """Optimizer steps of a run: ``epochs * ceil(n_train / batch_size)``."""
+    return exp.train.epochs * -(-exp.data.n_train // exp.train.batch_size)
+
+
+def setup_rows(exp) -> list[tuple[str, str, str]]:
+    """The training setup of an :class:`~resmix.config.Experiment` as (what, setting, reading of the seed) rows.
+
+    Every value is read from ``exp``; the third column says which reading of the seed's
+    words a choice is, or why it was made, where the seed says nothing.
+    """
+    d, m, lo, t = exp.data, exp.model, exp.loss, exp.train
+    spe = -(-d.n_train // t.batch_size)
+    return [
+        ("optimizer", f"AdamW, lr {t.lr:g}, betas (0.9, 0.999), weight decay {t.weight_decay:g} on every "
+                      f"parameter (biases and norms too), gradient norm clipped at {t.grad_clip:g}",
+         "the seed names no optimizer; torch's AdamW defaults"),
+        ("batch and steps", f"batch {t.batch_size}; {spe} optimizer steps per epoch; {t.epochs} epochs = "
+                            f"{optimizer_steps(exp)} steps", "an epoch is one pass over the training pairs"),
+        ("data", f"{d.n_train} training pairs (data seed {d.seed}), {d.n_val} held-out pairs (seed {d.seed + 1}); "
+                 f"{d.clip_seconds:g} s at {d.sample_rate} Hz = {d.n_samples} samples, RMS {d.rms:g}, framed to "
+                 f"D = {d.frame_size} samples x T = {d.n_frames} frames", "synthetic stand-ins for the seed's audio"),
+        ("model", f"two stages of {m.n_layers} pre-norm blocks, width {m.d_model}, {m.n_heads} heads; residual "
+                  f"'{m.residual}'; input scale '{m.input_scale}'; output gain {m.output_gain:g}"
+                  f"{', zero-initialised outputs' if m.zero_init_output else ''}", "the seed's two-stage design"),
+        ("loss", f"{lo.anti_correlation:g} AC + {lo.novelty:g} NOV + {lo.reconstruction:g} REC({lo.recon_kind}) + "
+                 f"{lo.variance:g} VAR (gamma {lo.variance_gamma:g}), eps = {lo.eps:g}", "the seed: zero reconstruction"),
+        ("AC (anti-correlation)", "mean over clips b of |rho_eps(out_b, target_b)|, rho over all D x T samples of "
+                                  "clip b, rho_eps = cov / (s_out s_target + eps)",
+         "'anti-correlation penalty' read as |Pearson| per clip"),
+        ("NOV (novelty)", "mean over clips of max(|rho_eps(out_b, input_b)|, |rho_eps(out_b, output1_b)|)",
+         "'novelty loss' read as not copying any stream the model was given"),
+        ("REC (reconstruction)", "mse: mean over B x D x T of (out - target)^2; mrstft: spectral convergence + "
+                                 "mean |log magnitude difference|, three resolutions",
+         "'reconstruction loss' read as matching the target"),
+    ]
+
+
+def setup_html(exp):
+    """:func:`setup_rows` as an HTML table, for the chapters that train."""
+    import pandas as pd
+    from IPython.display import HTML
+    df = pd.DataFrame(setup_rows(exp), columns=["", "setting", "reading of the seed / why"]).set_index("")
+    with pd.option_context("display.max_colwidth", None):
+        return HTML(df.to_html())
+
+
+def glue_all(values: Mapping[str, object]) -> None:
+    """``myst_nb.glue(name, value, display=False)`` for every item: the numbers the prose quotes."""
+    from myst_nb import glue
+    for name, value in values.items():
+        glue(name, value, display=False)

@@ -48,3 +48,16 @@ def test_output_gain_for_sets_the_starting_level():
     # not exact: stage 2 also sees stage 1's scaled output; the level lands within a fraction of a dB
     assert abs(untrained_level_db(ModelConfig(residual="none", output_gain=gain), x, y, seed=0) + 12.0) < 0.5
     assert abs(start + 12.0) > 5
+
+
+def test_decompose_planted_parts():
+    from resmix.diagnostics import decompose
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 2000, generator=g), torch.randn(16, 2000, generator=g)
+    fixed = torch.randn(1, 2000, generator=g)
+    d = decompose(0.5 * x + 0.5 * y, x, y)
+    assert abs(d.a - 0.5) < 1e-6 and d.mix_share > 0.999 and d.common_share < 1e-6
+    d = decompose(3 * fixed.expand(16, -1) + 0.0 * x, x, y)
+    assert d.common_share > 0.95 and d.mix_share < 0.05
+    d = decompose(torch.randn(16, 2000, generator=g), x, y)
+    assert d.specific_share > 0.9

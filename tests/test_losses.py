@@ -67,3 +67,11 @@ def test_bad_kind():
         L.reconstruction(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), "l1", SR)
     with pytest.raises(ValueError, match="recon_kind"):
         LossConfig(recon_kind="l1")
+
+
+def test_reconstruction_reference():
+    from resmix.losses import reconstruction_reference
+    y = torch.randn(2, 3, 10)
+    assert reconstruction_reference(y, "target") is y and torch.equal(reconstruction_reference(y, "negated"), -y)
+    with pytest.raises(ValueError, match="recon_reference"):
+        LossConfig(recon_reference="shifted")

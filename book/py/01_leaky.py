@@ -34,7 +34,7 @@ from myst_nb import glue
 
 from resmix import metrics, plots
 from resmix.config import get_profile
-from resmix.data import frame, make_pairs, unframe
+from resmix.data import frame, held_out, unframe
 from resmix.listen import players
 from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
@@ -42,7 +42,7 @@ from resmix.report import Claim, claims_html, require
 exp = get_profile()
 cfg = exp.data
 torch.manual_seed(exp.train.seed)
-x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)  # held-out clips, [B, N]
+x_wave, y_wave = held_out(cfg)  # held-out clips, [B, N]
 x, y = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
 print(f"profile {exp.profile}: {x.shape[0]} clips of {cfg.clip_seconds} s at {cfg.sample_rate} Hz, "
       f"framed to [B, D, T] = {list(x.shape)}")

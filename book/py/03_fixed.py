@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,22 +30,24 @@
 # on the same task and budget, does the design without the averages learn more slowly?
 
 # %%
+import os
 from dataclasses import replace
 
-import numpy as np
+import pandas as pd
 import torch
 from myst_nb import glue
 
 from resmix import metrics, plots, study
 from resmix.config import get_profile
-from resmix.data import frame, make_pairs, unframe
+from resmix.data import frame, held_out, unframe
+from resmix.report import glue_all, setup_html
 from resmix.listen import players
 from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 cfg = exp.data
-x_wave, y_wave = make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)  # [B, N]
+x_wave, y_wave = held_out(cfg)  # [B, N]
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
 
 # %% [markdown]
@@ -52,7 +59,7 @@ xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, 
 # %%
 torch.manual_seed(exp.train.seed)
 zero = TwoStageModel(replace(exp.model, residual="none", zero_init_output=True))
-default = TwoStageModel(replace(exp.model, residual="none"))
+default = TwoStageModel(replace(exp.model, residual="none"))  # input_scale: the default, see below
 with torch.no_grad():
     out_zero = zero(xf, yf)[1]
     out_default = default(xf, yf)[1]
@@ -82,50 +89,133 @@ players({"target": y_wave[0], "fixed design, default init (untrained)": unframe(
 plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_default)[0]}, cfg.sample_rate)
 
 # %% [markdown]
-# ## Is it harder to train?
+# (input-scale)=
+# ## How loud the audio is where it enters the model
 #
-# Give both designs the same task, a plain reconstruction of the target (waveform MSE, weight 1,
-# no penalties), the same data, budget and seeds, and watch the held-out loss and each stage's
-# gradient norm. This is a task the leaky design is built to shortcut: its residual already
-# carries half the target.
-
-# %% mystnb={"image": {"alt": "Held-out MSE and per-stage gradient norms over epochs for the leaky and fixed designs trained on reconstruction"}}
-base = exp.with_(name="ch3", loss={"anti_correlation": 0.0, "novelty": 0.0,
-                                   "reconstruction": 1.0, "recon_kind": "mse"})
-runs = study.run_grid(study.grid(base, {"model.residual": ["leaky", "none"]}, seeds=[0, 1, 2]),
-                      "_output/results/ch3", workers=2, progress=False)
-groups = {r: [h for h in runs if study.setting(h, "model.residual") == r] for r in ("leaky", "none")}
-plots.curves(groups, ["val_loss_reconstruction", "grad_norm_stage1", "grad_norm_stage2"],
-             ["held-out MSE", "stage 1 gradient norm", "stage 2 gradient norm"], logy=[True, True, True])
+# Each stage adds sinusoidal position codes to its input projection. Position codes have unit
+# amplitude; the clips have RMS {glue:text}`data_rms:.1f`. Fed in raw, the audio reaches the
+# transformer far below the positions, and an untrained model's output is then mostly a function
+# of *where* in the clip a frame is, not of what it contains. `ModelConfig.input_scale` chooses:
+# `"raw"` (the first book) or `"rms"` (each stream divided by its own per-clip RMS, so any level
+# enters at unit RMS; the output level is then the output projection's job). The level of the
+# projected audio relative to the position codes, in stage 1 of an untrained model:
 
 # %%
-table = study.summarise(runs, ["model.residual"], ["val_loss_reconstruction", "val_corr_target",
-                                                   "grad_norm_stage1", "grad_norm_stage2"])
-final = {r: [h.last["val_loss_reconstruction"] for h in groups[r]] for r in groups}
-first = {r: float(np.mean([h.records[0]["val_loss_reconstruction"] for h in groups[r]])) for r in groups}
-ratio = float(np.mean(final["none"]) / np.mean(final["leaky"]))
-every_seed_worse = all(n > l for n, l in zip(sorted(final["none"]), sorted(final["leaky"])))
-glue("c6_ratio", ratio, display=False)
-glue("c6_leaky_final", float(np.mean(final["leaky"])), display=False)
-glue("c6_none_final", float(np.mean(final["none"])), display=False)
-glue("c6_leaky_first", first["leaky"], display=False)
-glue("c6_none_first", first["none"], display=False)
-glue("c6_epochs", exp.train.epochs, display=False)
-table.round(5)
+levels = {}
+for scale in ("raw", "rms"):
+    torch.manual_seed(exp.train.seed)
+    stage1 = TwoStageModel(replace(exp.model, residual="none", input_scale=scale)).stage1
+    with torch.no_grad():
+        h, pos = stage1.embed(xf, yf)  # [B, T, C] projected audio, [T, C] position codes
+    levels[scale] = float(20 * torch.log10(h.pow(2).mean().sqrt() / pos.pow(2).mean().sqrt()))
+pd.Series(levels, name="audio re position codes (dB)").round(1)
+
+# %% tags=["remove-cell"]
+glue_all({"data_rms": cfg.rms, "level_raw_db": levels["raw"], "level_rms_db": levels["rms"]})
 
 # %% [markdown]
-# After one epoch the held-out MSE is {glue:text}`c6_leaky_first:.4f` for the leaky design and
-# {glue:text}`c6_none_first:.4f` for the fixed one; after {glue:text}`c6_epochs` epochs it is
-# {glue:text}`c6_leaky_final:.5f` against {glue:text}`c6_none_final:.5f`, a ratio of
-# {glue:text}`c6_ratio:.2f` (fixed over leaky, mean of three seeds). The claims table below
-# turns this into a verdict.
+# Raw audio enters {glue:text}`level_raw_db:.1f` dB relative to the position codes; RMS-scaled
+# audio {glue:text}`level_rms_db:+.1f` dB. Which is better is measured, not assumed: train both
+# designs with both scales on a plain reconstruction of the target (waveform MSE, weight 1, no
+# penalties), the task where using the inputs is the whole point. The rule, fixed before the
+# runs: the default is the scale whose output depends more on its inputs (lower common share,
+# higher swap sensitivity) *and* reaches the lower held-out error. The setup:
+
+# %%
+base = exp.with_(name="ch3", loss={"anti_correlation": 0.0, "novelty": 0.0,
+                                   "reconstruction": 1.0, "recon_kind": "mse"})
+seeds = [0, 1]
+setup_html(base)
+
+# %%
+scale_runs = study.run_grid(study.grid(base, {"model.residual": ["leaky", "none"],
+                                              "model.input_scale": ["raw", "rms"]}, seeds=seeds),
+                            "_output/results/ch3", workers=os.cpu_count(), progress=False)
+scale_table = study.summarise(scale_runs, ["model.residual", "model.input_scale"],
+                              ["val_loss_reconstruction", "val_common_share", "val_swap_input",
+                               "val_swap_target", "val_corr_target"])
+scale_table.filter(regex="model|_mean").round(4)
+
+# %% tags=["remove-cell"]
+by = scale_table.set_index(["model.residual", "model.input_scale"])
+rms_wins = {r: bool(by.loc[(r, "rms"), "val_loss_reconstruction_mean"] < by.loc[(r, "raw"), "val_loss_reconstruction_mean"]
+                    and by.loc[(r, "rms"), "val_common_share_mean"] <= by.loc[(r, "raw"), "val_common_share_mean"]
+                    and by.loc[(r, "rms"), "val_swap_target_mean"] >= 0.5)
+            for r in ("leaky", "none")}
+glue_all({f"scale_mse_{r}_{s}": float(by.loc[(r, s), "val_loss_reconstruction_mean"])
+          for r in ("leaky", "none") for s in ("raw", "rms")}
+         | {f"scale_common_{r}_{s}": float(by.loc[(r, s), "val_common_share_mean"])
+            for r in ("leaky", "none") for s in ("raw", "rms")})
+assert exp.model.input_scale == "rms" and all(rms_wins.values()), \
+    f"the text says 'rms' wins for both designs and is the default: {rms_wins}"
+
+# %% [markdown]
+# For the fixed design the held-out MSE is {glue:text}`scale_mse_none_rms:.5f` with RMS scaling
+# against {glue:text}`scale_mse_none_raw:.5f` raw (common share {glue:text}`scale_common_none_rms:.2f`
+# against {glue:text}`scale_common_none_raw:.2f`); for the leaky design
+# {glue:text}`scale_mse_leaky_rms:.5f` against {glue:text}`scale_mse_leaky_raw:.5f`. RMS scaling
+# meets the rule for both designs, so it is the package's default (`ModelConfig.input_scale =
+# "rms"`) and the rest of the book uses it; `input_scale="raw"` reproduces the first book's model.
 #
-# Listen to both trained reconstructions (seed 0):
+# ## Is it harder to train?
+#
+# The seed says the design without residual averages is harder to train (C6). Residual
+# connections are known to ease optimisation {cite}`he2016deep,he2016identity`, but the seed's
+# averages are not identity shortcuts around a layer: they add the *inputs* to the output. On a
+# reconstruction of the target that is half the answer, so a comparison on that task alone
+# favours the leaky design by construction. The control: the same task with the sign flipped,
+# reconstruct $-T$. For the fixed design the two tasks are equally hard (negate the output
+# layer); for the leaky design the residual, which carried half the answer, is now as much in the
+# way. If the fixed design is harder to *optimise*, it loses on both tasks; if the leaky design
+# only profits from what its residual carries, it wins on $T$ and loses on $-T$. Each design gets
+# its best learning rate from a sweep, per task (both seeds, same data):
+
+# %% mystnb={"image": {"alt": "Held-out reconstruction error over optimizer steps for both designs at their best learning rate, reconstructing the target and its negation"}}
+tasks = study.grid(base, {"loss.recon_reference": ["target", "negated"], "model.residual": ["leaky", "none"],
+                          "train.lr": [3e-4, 1e-3, 3e-3]}, seeds=seeds)
+task_runs = study.run_grid(tasks, "_output/results/ch3", workers=os.cpu_count(), progress=False)
+sweep = study.summarise(task_runs, ["loss.recon_reference", "model.residual", "train.lr"],
+                        ["val_loss_reconstruction"])
+best = sweep.loc[sweep.groupby(["loss.recon_reference", "model.residual"])["val_loss_reconstruction_mean"].idxmin()]
+best_groups = {f"{ref}, {res} (lr {lr:g})": study.group(task_runs, ["loss.recon_reference", "model.residual", "train.lr"])[(ref, res, lr)]
+               for ref, res, lr in zip(best["loss.recon_reference"], best["model.residual"], best["train.lr"])}
+plots.curves(best_groups, ["val_loss_reconstruction", "grad_norm_stage1"],
+             ["held-out reconstruction MSE", "stage 1 gradient norm"], logy=[True, True])
+
+# %%
+sweep.pivot_table(index=["loss.recon_reference", "model.residual"], columns="train.lr",
+                  values="val_loss_reconstruction_mean").round(5)
+
+# %% tags=["remove-cell"]
+best_mse = {(ref, res): float(v) for ref, res, v in
+            zip(best["loss.recon_reference"], best["model.residual"], best["val_loss_reconstruction_mean"])}
+best_lr = {(ref, res): float(v) for ref, res, v in zip(best["loss.recon_reference"], best["model.residual"], best["train.lr"])}
+ratio = {ref: best_mse[(ref, "none")] / best_mse[(ref, "leaky")] for ref in ("target", "negated")}
+glue_all({"c6_ratio_target": ratio["target"], "c6_ratio_negated": ratio["negated"],
+          "c6_steps": task_runs[0].last["step"],
+          "c6_lr_edge": sum(best_lr[k] in (3e-4, 3e-3) for k in best_lr)}
+         | {f"c6_best_{ref}_{res}": best_mse[(ref, res)] for ref, res in best_mse}
+         | {f"c6_lr_{ref}_{res}": best_lr[(ref, res)] for ref, res in best_lr})
+C6_MARGIN = 1.5  # fixed before the runs: "harder" means at least 1.5x the best held-out error
+c6_verdict = ("supported" if min(ratio.values()) >= C6_MARGIN
+              else "partly" if max(ratio.values()) >= C6_MARGIN else "refuted")
+
+# %% [markdown]
+# At each design's best learning rate, after {glue:text}`c6_steps:.0f` optimizer steps, the fixed
+# design's held-out error is {glue:text}`c6_ratio_target:.2f` times the leaky design's when the
+# task is the target and {glue:text}`c6_ratio_negated:.2f` times when it is the negated target.
+# The criterion, fixed before the runs: the fixed design is "harder to train" if its best error is
+# at least 1.5 times the leaky design's on *both* tasks; if only on the target, what the leaky
+# design has is a head start in content, not an easier optimisation. The claims table below
+# applies it. {glue:text}`c6_lr_edge:.0f` of the four best learning rates lie at an edge of the
+# sweep: read those ratios as bounds.
+#
+# Listen to both trained reconstructions of the target (seed 0, learning rate 1e-3):
 
 # %%
 listen = {"target": y_wave[0]}
 for r in ("leaky", "none"):
-    model = study.load_model(study.grid(base, {"model.residual": [r]}, seeds=[0])[0], "_output/results/ch3")
+    model = study.load_model(base.with_(model={"residual": r}), "_output/results/ch3")
     with torch.no_grad():
         listen[f"{r}: reconstruction after training"] = unframe(model(xf[:1], yf[:1])[1])[0]
 players(listen, cfg.sample_rate, "_output/03_fixed")
@@ -134,15 +224,17 @@ players(listen, cfg.sample_rate, "_output/03_fixed")
 # ## What we measured
 
 # %%
-c6_verdict = "supported" if ratio > 1.5 and every_seed_worse else ("refuted" if ratio < 1 else "partly")
 claims = [
     Claim("C5", "no residuals + zero learning = random/zero/constant output", "random/zero/constant",
           f"zero init: max |out| = {zero_max:.1f}; default init: RMS {rms_default:.3f}, "
           f"corr {corr_default:+.3f}", "supported" if zero_max == 0 and abs(corr_default) < 0.1 else "refuted"),
     Claim("C6", "training without residuals is harder", "harder",
-          f"held-out MSE after {exp.train.epochs} epochs: fixed/leaky = {ratio:.2f}", c6_verdict),
+          f"best held-out MSE, fixed/leaky: {ratio['target']:.2f} reconstructing the target, "
+          f"{ratio['negated']:.2f} reconstructing its negation ({task_runs[0].last['step']:.0f} steps, "
+          f"best of 3 learning rates, {len(seeds)} seeds)", c6_verdict),
 ]
-require(claims, {"C5": "supported", "C6": c6_verdict})
-assert (c6_verdict == "supported") == (ratio > 1.5), "verdict and ratio disagree"
 glue("claims", claims_html(claims), display=False)  # for the introduction's findings table
 claims_html(claims)
+
+# %% tags=["remove-cell"]
+require(claims, {"C5": "supported", "C6": c6_verdict})

@@ -34,7 +34,6 @@ from dataclasses import replace
 
 import pandas as pd
 import torch
-from myst_nb import glue
 from torch import nn
 
 from resmix import plots
@@ -43,6 +42,7 @@ from resmix.data import WavPairFolder, frame, make_pairs, save_wav
 from resmix.diagnostics import diagnose
 from resmix.listen import players
 from resmix.models import TwoStageModel
+from resmix.report import glue_all
 
 exp = get_profile()
 cfg = exp.data
@@ -83,19 +83,34 @@ x, y = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [n, D, T]
 print(f"{len(pairs)} pairs from {folder}, framed to {list(x.shape)}")
 
 # %%
-d = diagnose(MyModel(), x, y)
-glue("my_a", d.zero_probe["a"], display=False)
-glue("my_b", d.zero_probe["b"], display=False)
-glue("my_r2", d.zero_probe["r2"], display=False)
-glue("my_share", d.residual_share, display=False)
+d = diagnose(MyModel(), x, y, sample_rate=cfg.sample_rate)
 print(d.report)
 pd.DataFrame({"trained output": d.probe, "zero-weights output": d.zero_probe}).round(4)
+
+# %% tags=["remove-cell"]
+glue_all({"my_a": d.zero_probe["a"], "my_b": d.zero_probe["b"], "my_r2": d.zero_probe["r2"],
+          "my_share": d.residual_share, "my_common": d.measured["common_share"],
+          "my_swap_in": d.measured["swap_input"], "my_swap_tgt": d.measured["swap_target"],
+          "my_lag": d.measured["lag_corr_target"]})
 
 # %% [markdown]
 # With every weight zeroed the model still outputs $a$ = {glue:text}`my_a:.3f` of the input and
 # $b$ = {glue:text}`my_b:.3f` of the target ($R^2$ = {glue:text}`my_r2:.4f`): the hidden shortcut,
 # found without reading the code. The parameter-free part carries {glue:text}`my_share:.2f` of
 # the output's level.
+#
+# Three more questions `diagnose` answers (`d.measured` holds every number of
+# `resmix.measure.measure`, the function the training loop records each epoch):
+#
+# - *Does the output depend on its inputs at all?* The **common share**, the fraction of the
+#   output's power in the one waveform all clips share, is {glue:text}`my_common:.3f` here (1: the
+#   output ignores its inputs; about 1/B for independent clips). The **swap sensitivity**, the
+#   relative change of the output when each clip's input (target) is replaced by another clip's,
+#   is {glue:text}`my_swap_in:.2f` ({glue:text}`my_swap_tgt:.2f`); `d.ignores_inputs` flags a
+#   common share over 0.9.
+# - *Is there a copy hiding at a small lag?* The largest |normalised cross-correlation| with the
+#   target within ±10 ms is {glue:text}`my_lag:.2f`; a zero-lag correlation alone misses a copy
+#   delayed by a few samples.
 
 # %%
 assert d.leaks and abs(d.zero_probe["a"] - 0.25) < 1e-3 and abs(d.zero_probe["b"] - 0.75) < 1e-3
@@ -110,10 +125,10 @@ assert d.leaks and abs(d.zero_probe["a"] - 0.25) < 1e-3 and abs(d.zero_probe["b"
 rows = {}
 for residual in ("leaky", "none"):
     torch.manual_seed(0)
-    r = diagnose(TwoStageModel(replace(exp.model, residual=residual)), x, y)
+    r = diagnose(TwoStageModel(replace(exp.model, residual=residual)), x, y, sample_rate=cfg.sample_rate)
     rows[residual] = {"leaks": r.leaks, "zero-weights a": r.zero_probe["a"], "zero-weights b": r.zero_probe["b"],
                       "zero-weights R²": r.zero_probe["r2"], "corr with target": r.corr_target,
-                      "level (dB)": r.rms_ratio_db}
+                      "level (dB)": r.rms_ratio_db, "common share": r.measured["common_share"]}
 ablation = pd.DataFrame(rows).T
 assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "leaks"])
 ablation
