@@ -74,3 +74,12 @@ def test_output_gain_scales_the_untrained_branch():
     torch.manual_seed(0)
     b = TwoStageModel(ModelConfig(residual="none", output_gain=0.1)).stage1(x, y)
     assert torch.allclose(b, 0.1 * a, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_other_float_dtypes_are_cast_to_the_models(dtype):
+    x, y = _batch(2)
+    model = TwoStageModel(ModelConfig(d_model=16, n_heads=2))
+    _, out = model(x.to(dtype), y.to(dtype))
+    _, ref = model(x.to(dtype).float(), y.to(dtype).float())
+    assert out.dtype == torch.float32 and torch.equal(out, ref)
