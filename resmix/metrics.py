@@ -68,9 +68,9 @@ def spectral_flatness(wave: Tensor, n_fft: int = 256) -> Tensor:
     scale, and a frame with no power (silence) scores 0.
     """
     check_tensor(wave, "wave", 2, "[B, N]")
-    w = wave.float()
+    w = wave.double()  # float64 holds float32 denormals as normal numbers: the scaling is exact
     peak = w.abs().amax(-1, keepdim=True)  # (B, 1)
-    w = torch.where(peak > 0, w / peak.clamp_min(torch.finfo(torch.float32).tiny), w)
+    w = (w / peak.masked_fill(peak == 0, 1.0)).float()
     p = _power_frames(w, n_fft)  # (B, F, frames)
     silent = p.mean(1) <= 1e-12  # (B, frames): nothing above the floor
     p = p + 1e-12
