@@ -11,15 +11,75 @@ else ``quick``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import numbers
 import os
+import typing
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 RESIDUALS = ("leaky", "none")
 INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
 RECON_REFERENCES = ("target", "negated")
 PROFILES = ("quick", "full")
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def field_type(cfg: Any, name: str) -> Any:
+    """The annotated type of a config field (``int``, ``float``, ``bool``, ``str``, ...)."""
+    return _hints(type(cfg))[name]
+
+
+def _check_types(cfg: Any) -> None:
+    """Require every field of a config dataclass to hold a value of its annotated type.
+
+    ``int`` fields take integers (not bools, not 2.0); ``float`` fields take any real
+    number (ints stay ints, so keys of stored runs do not change); ``bool`` fields
+    take True or False only. NumPy scalars are turned into Python ones.
+    """
+    hints = _hints(type(cfg))
+    where = type(cfg).__name__
+    for f in dataclasses.fields(cfg):
+        kind, value = hints[f.name], getattr(cfg, f.name)
+        got = f"{value!r} ({type(value).__name__})"
+        if kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{where}.{f.name} must be true or false (bool); got {got}")
+            object.__setattr__(cfg, f.name, bool(value))
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{where}.{f.name} must be an integer; got {got}")
+            object.__setattr__(cfg, f.name, int(value))
+        elif kind is float:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{where}.{f.name} must be a number; got {got}")
+            if not isinstance(value, (int, float)):
+                object.__setattr__(cfg, f.name, float(value))
+        elif isinstance(kind, type) and not isinstance(value, kind):
+            raise TypeError(f"{where}.{f.name} must be a {kind.__name__}; got {got}")
+
+
+def _check_range(cfg: Any, name: str, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    """Require a finite number within [low, high] (``*_open``: the bound is excluded)."""
+    value = getattr(cfg, name)
+    ok = isinstance(value, int) or math.isfinite(value)  # a huge int would overflow isfinite
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        allowed = " and ".join(b for b in (lo, hi) if b)
+        noun = "an integer" if field_type(cfg, name) is int else "a finite number"
+        raise ValueError(f"{type(cfg).__name__}.{name} must be {noun} {allowed}".rstrip() + f"; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -33,8 +93,16 @@ class DataConfig:
     seed: int = 1234  # data seed; the validation set uses seed + 1
 
     def __post_init__(self) -> None:
-        if self.sample_rate <= 0 or self.clip_seconds <= 0 or self.rms <= 0:
-            raise ValueError("sample_rate, clip_seconds and rms must be positive")
+        _check_types(self)
+        for name in ("sample_rate", "frame_size", "n_train", "n_val"):
+            _check_range(self, name, 1)
+        for name in ("clip_seconds", "rms"):
+            _check_range(self, name, 0, low_open=True)
+        _check_range(self, "seed", 0)  # NumPy's generators take seeds >= 0
+        if self.n_samples < self.frame_size:
+            raise ValueError(
+                f"DataConfig.clip_seconds={self.clip_seconds} at {self.sample_rate} Hz gives "
+                f"{self.n_samples} samples; expected at least one frame of frame_size={self.frame_size}")
         if self.n_samples % self.frame_size:
             raise ValueError(
                 f"clip length {self.n_samples} samples must be a multiple of frame_size "
@@ -69,10 +137,16 @@ class ModelConfig:
     input_scale: str = "rms"
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.residual not in RESIDUALS:
             raise ValueError(f"residual must be one of {RESIDUALS}; got {self.residual!r}")
         if self.input_scale not in INPUT_SCALES:
             raise ValueError(f"input_scale must be one of {INPUT_SCALES}; got {self.input_scale!r}")
+        for name in ("dim", "d_model", "n_heads", "ff_mult"):
+            _check_range(self, name, 1)
+        _check_range(self, "n_layers", 0)  # 0: no encoder blocks, a linear stage
+        _check_range(self, "dropout", 0, 1, high_open=True)
+        _check_range(self, "output_gain")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
@@ -93,13 +167,13 @@ class LossConfig:
     eps: float = 1e-8  # the epsilon in Pearson's denominator; see chapter 4
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.recon_kind not in RECON_KINDS:
             raise ValueError(f"recon_kind must be one of {RECON_KINDS}; got {self.recon_kind!r}")
         if self.recon_reference not in RECON_REFERENCES:
             raise ValueError(f"recon_reference must be one of {RECON_REFERENCES}; got {self.recon_reference!r}")
-        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "eps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"loss weight {name} must be >= 0; got {getattr(self, name)}")
+        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps"):
+            _check_range(self, name, 0)
 
 
 @dataclass(frozen=True)
@@ -112,10 +186,19 @@ class TrainConfig:
     seed: int = 0  # model initialisation and batch order
     amp: bool = False  # bf16 autocast (CUDA only; ignored on CPU)
     device: str = "auto"  # "auto": CUDA when available, else CPU
+    # CPU threads of the run. Part of the run's settings (and key) because the thread
+    # count changes how float sums are split, and so the last digits of every number;
+    # 1: a grid gives the same numbers serially or in worker processes side by side.
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        _check_types(self)
+        for name in ("epochs", "batch_size", "threads"):
+            _check_range(self, name, 1)
+        _check_range(self, "lr", 0, low_open=True)
+        _check_range(self, "weight_decay", 0)
+        _check_range(self, "grad_clip", 0)
+        _check_range(self, "seed", 0)
 
 
 @dataclass(frozen=True)
@@ -128,6 +211,7 @@ class Experiment:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.model.dim != self.data.frame_size:
             raise ValueError(
                 f"model.dim ({self.model.dim}) must equal data.frame_size "

@@ -153,7 +153,11 @@ def save_wav(path: str | os.PathLike, wave: Tensor | np.ndarray, sample_rate: in
     Samples outside [-1, 1] are clipped, counted in the result and reported with
     a :class:`ClippingWarning`.
     """
-    w = np.asarray(wave.detach().cpu() if isinstance(wave, Tensor) else wave, dtype=np.float64)
+    if isinstance(wave, Tensor):
+        wave = wave.detach().cpu().double()  # NumPy has no bfloat16: cast in torch first
+    w = np.asarray(wave, dtype=np.float64)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+        raise ValueError(f"sample_rate must be a positive integer (Hz); got {sample_rate!r}")
     if w.ndim != 1 or w.size == 0:
         raise ValueError(f"wave must be a non-empty mono waveform [N]; got shape {list(w.shape)}")
     if not np.isfinite(w).all():
@@ -167,12 +171,39 @@ def save_wav(path: str | os.PathLike, wave: Tensor | np.ndarray, sample_rate: in
     return WavWrite(Path(path), n_clipped)
 
 
+_WAV_BYTES = {"PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _declared_frames(path: str | os.PathLike, info) -> int | None:
+    """Sample frames a RIFF/WAVE header declares (``None``: not a plain WAV, or size unknown).
+
+    libsndfile quietly reads what a truncated file still holds; the header says how
+    much it should hold.
+    """
+    if info.format != "WAV" or info.subtype not in _WAV_BYTES:
+        return None
+    with open(path, "rb") as f:
+        riff = f.read(12)
+        if riff[:4] != b"RIFF" or riff[8:] != b"WAVE":
+            return None
+        while len(head := f.read(8)) == 8:
+            size = int.from_bytes(head[4:], "little")
+            if head[:4] == b"data":
+                streamed = size in (0, 0xFFFFFFFF)  # writers that never went back to fill it in
+                return None if streamed else size // (_WAV_BYTES[info.subtype] * info.channels)
+            f.seek(size + size % 2, os.SEEK_CUR)  # chunks are padded to even sizes
+    return None
+
+
 def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[Tensor, int]:
     """Read a mono WAV as ``[N]`` float32 in [-1, 1].
 
-    Raises ``ValueError`` when the file has more than one channel, or when
-    ``sample_rate`` is given and the file's rate differs (resample it first).
+    Raises ``ValueError`` (naming the file) when the file has more than one channel,
+    when ``sample_rate`` is given and the file's rate differs (resample it first),
+    when it is shorter than its header says (truncated), or when a float WAV holds
+    NaN, infinite or out-of-range samples (nothing is clipped or repaired silently).
     """
+    info = sf.info(str(path))
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     if data.shape[1] != 1:
         raise ValueError(f"{path}: expected a mono WAV (1 channel); got {data.shape[1]} channels")
@@ -180,18 +211,33 @@ def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[T
         raise ValueError(f"{path}: expected sample rate {sample_rate} Hz; got {sr} Hz")
     if data.shape[0] == 0:
         raise ValueError(f"{path}: the file holds no samples")
+    declared = _declared_frames(path, info)
+    if declared is not None and data.shape[0] < declared:
+        raise ValueError(f"{path}: truncated: the header declares {declared} samples, the file holds "
+                         f"{data.shape[0]}")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path}: {int((~np.isfinite(data)).sum())} samples are NaN or infinite; "
+                         "expected finite samples in [-1, 1]")
+    peak = float(np.abs(data).max())
+    if peak > 1.0:
+        raise ValueError(f"{path}: samples reach {peak:.4g}; expected [-1, 1] (scale the file down "
+                         "by its peak before loading)")
     return torch.from_numpy(data[:, 0].copy()), sr
 
 
 class WavPairFolder(torch.utils.data.Dataset):
     """(input, target) pairs from ``root/input/*.wav`` and ``root/target/*.wav`` with matching names.
 
-    All files must be mono at ``sample_rate``; each pair must have the same length.
-    With ``n_samples`` every clip is cut to that length (a shorter clip is an error);
-    without it, all clips must share one length. Items are ``([N], [N])`` float32.
+    All files must be mono at ``sample_rate`` (``None``: at the rate of the first file,
+    which ``self.sample_rate`` then holds); each pair must have the same length.
+    With ``n_samples`` (>= 1) every clip is cut to that length (a shorter clip is an
+    error); without it, all clips must share one length. Items are ``([N], [N])`` float32.
     """
 
-    def __init__(self, root: str | os.PathLike, sample_rate: int, n_samples: int | None = None):
+    def __init__(self, root: str | os.PathLike, sample_rate: int | None, n_samples: int | None = None):
+        for name, v in (("sample_rate", sample_rate), ("n_samples", n_samples)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None; got {v!r}")
         root = Path(root)
         inp, tgt = root / "input", root / "target"
         if not inp.is_dir() or not tgt.is_dir():
@@ -204,7 +250,7 @@ class WavPairFolder(torch.utils.data.Dataset):
             raise ValueError(f"{root}/input holds no .wav files")
         pairs = []
         for name in names:
-            x, _ = load_wav(inp / name, sample_rate)
+            x, sample_rate = load_wav(inp / name, sample_rate)  # None: the first file's rate binds the rest
             y, _ = load_wav(tgt / name, sample_rate)
             if len(x) != len(y):
                 raise ValueError(f"{name}: input has {len(x)} samples, target {len(y)}; expected equal lengths")

@@ -7,6 +7,7 @@ spectral metrics take waveforms ``[B, N]``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -61,10 +62,20 @@ def _power_frames(wave: Tensor, n_fft: int) -> Tensor:
 def spectral_flatness(wave: Tensor, n_fft: int = 256) -> Tensor:
     """Geometric over arithmetic mean of the power spectrum, averaged over frames: ``[B, N] -> [B]``.
 
-    0 for a pure tone (or silence and DC), near 1 for white noise (Dubnov 2004).
+    0 for a pure tone (or silence and DC), near 1 for white noise (Dubnov 2004). The
+    measure ignores level: each item is scaled to unit peak first (so a quiet or
+    denormal-level signal scores as its loud copy), bins are floored 120 dB below that
+    scale, and a frame with no power (silence) scores 0.
     """
-    p = _power_frames(wave, n_fft) + 1e-12
-    return (p.log().mean(1).exp() / p.mean(1)).mean(-1)
+    check_tensor(wave, "wave", 2, "[B, N]")
+    w = wave.double()  # float64 holds float32 denormals as normal numbers: the scaling is exact
+    peak = w.abs().amax(-1, keepdim=True)  # (B, 1)
+    w = (w / peak.masked_fill(peak == 0, 1.0)).float()
+    p = _power_frames(w, n_fft)  # (B, F, frames)
+    silent = p.mean(1) <= 1e-12  # (B, frames): nothing above the floor
+    p = p + 1e-12
+    flatness = p.log().mean(1).exp() / p.mean(1)
+    return torch.where(silent, torch.zeros_like(flatness), flatness).mean(-1)
 
 
 def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256,
@@ -80,6 +91,10 @@ def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256,
     floor = p.amax(dim=(1, 2), keepdim=True) * 10 ** (floor_db / 10) + 1e-20
     p, q = p.clamp_min(floor), q.clamp_min(floor)
     return (10 * torch.log10(p / q)).pow(2).mean(1).sqrt().mean(-1)
+
+
+class DegenerateFitWarning(RuntimeWarning):
+    """A leak-probe fit was degenerate for some items; their values are NaN."""
 
 
 @dataclass
@@ -103,15 +118,35 @@ class LeakProbe:
 def leak_probe(output: Tensor, input: Tensor, target: Tensor) -> LeakProbe:
     """Fit ``output ~ a*input + b*target + c`` over all samples of each item.
 
+    Degenerate fits give NaN, with a :class:`DegenerateFitWarning` naming the items
+    and the reason, never a number that reads as a result: ``r2`` is NaN where the
+    output is constant (nothing to explain), ``a``, ``b`` and ``c`` are NaN where the
+    input, the target and a constant are linearly dependent (e.g. a constant input).
+    Fewer than 4 samples per item (no residual left to judge the fit) is a ``ValueError``.
+
     Shape: each ``[B, ...]`` (same shape); returns :class:`LeakProbe` of ``[B]`` tensors.
     """
     check_same_shape("[B, ...]", output=output, input=input, target=target)
     y, x1, x2 = (_flat(t.detach(), n).double().cpu() for t, n in ((output, "output"), (input, "input"), (target, "target")))
+    if y.shape[1] < 4:
+        raise ValueError(f"leak_probe fits 3 coefficients, so it needs at least 4 samples per item "
+                         f"[B, ...]; got {list(output.shape)}")
     X = torch.stack([x1, x2, torch.ones_like(x1)], dim=-1)  # (B, M, 3)
-    coef = torch.linalg.lstsq(X, y.unsqueeze(-1)).solution.squeeze(-1)  # (B, 3)
+    fit = torch.linalg.lstsq(X, y.unsqueeze(-1))  # CPU default driver (gelsy) reports the rank
+    coef = fit.solution.squeeze(-1)  # (B, 3)
     resid = y - (X @ coef.unsqueeze(-1)).squeeze(-1)
     ss_tot = (y - y.mean(-1, keepdim=True)).pow(2).sum(-1)
     r2 = 1 - resid.pow(2).sum(-1) / ss_tot.clamp_min(1e-300)
+    constant = y.amax(-1) == y.amin(-1)  # (B,)
+    dependent = fit.rank < 3  # (B,)
+    r2[constant] = float("nan")
+    coef[dependent] = float("nan")
+    for mask, why in ((constant, "the output is constant, so R^2 is undefined"),
+                      (dependent, "input, target and a constant are linearly dependent, so a, b, c "
+                                  "are not identifiable")):
+        if mask.any():
+            warnings.warn(f"leak_probe: items {mask.nonzero().flatten().tolist()}: {why}; NaN returned",
+                          DegenerateFitWarning, stacklevel=2)
     return LeakProbe(coef[:, 0].float(), coef[:, 1].float(), coef[:, 2].float(), r2.float())
 
 

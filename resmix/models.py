@@ -122,7 +122,8 @@ class TwoStageModel(nn.Module):
             version) or ``"none"`` (the fixed version).
 
     Shape:
-        input, target: ``[B, D, T]`` with ``D = cfg.dim``; outputs ``[B, D, T]``.
+        input, target: ``[B, D, T]`` with ``D = cfg.dim``, any float dtype (cast to the
+        parameters' dtype); outputs ``[B, D, T]``.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -138,6 +139,8 @@ class TwoStageModel(nn.Module):
         check_same_shape("[B, D, T]", input=input, target=target)
         if input.shape[1] != self.cfg.dim:
             raise ValueError(f"input must have D={self.cfg.dim} features [B, D, T]; got {list(input.shape)}")
+        dtype = self.stage1.inp.weight.dtype  # float64 or bf16 inputs are cast, not failed deep in a matmul
+        input, target = input.to(dtype), target.to(dtype)
         leaky = self.cfg.residual == "leaky"
         branch1 = self.stage1(input, target)
         output1 = branch1 + 0.5 * (input + target) if leaky else branch1

@@ -14,24 +14,44 @@ import hashlib
 import itertools
 import json
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 
-from ._io import atomic_path
-from .config import Experiment, get_profile
+from ._io import atomic_path, set_aside
+from .config import Experiment, field_type, get_profile
+from .store import claim, read_result, stale_leftovers, writable_folder
 from .train import History, __version__, train
 
 
 def _set(exp: Experiment, path: str, value: Any) -> Experiment:
+    """``exp`` with the setting at ``path`` (``"loss.eps"``, or a top-level ``"name"``) replaced.
+
+    The configs check the value's type and range, so a wrong value fails here, naming the field.
+    """
     section, _, key = path.partition(".")
-    if not key:
-        return replace(exp, **{section: value})
-    if not hasattr(exp, section) or not hasattr(getattr(exp, section), key):
+    names = {f.name for f in fields(exp)}
+    if section in names and is_dataclass(getattr(exp, section)):
+        if key not in {f.name for f in fields(getattr(exp, section))}:
+            known = ", ".join(f"{section}.{f.name}" for f in fields(getattr(exp, section)))
+            what = f"{path!r} is a section, not a setting" if not key else f"unknown setting {path!r}"
+            raise ValueError(f"{what}; expected one of {known}")
+        return replace(exp, **{section: replace(getattr(exp, section), **{key: value})})
+    if key or section not in names:
         raise ValueError(f"unknown setting {path!r}; expected section.field such as 'loss.eps'")
-    return replace(exp, **{section: replace(getattr(exp, section), **{key: value})})
+    return replace(exp, **{section: value})
+
+
+def _setting_type(exp: Experiment, path: str) -> Any:
+    """The annotated type of the setting at ``path`` (``None`` when there is no such setting)."""
+    section, _, key = path.partition(".")
+    try:
+        return field_type(getattr(exp, section), key) if key else field_type(exp, section)
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] = (0,)) -> list[Experiment]:
@@ -70,21 +90,52 @@ def _write_json(obj: dict, path: Path) -> None:
 def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = None) -> History:
     """Run ``exp`` unless its result is stored; return the stored or new :class:`History`.
 
-    A run interrupted midway resumes from its checkpoint in ``results/ckpt/``.
+    The run claims its key with a lock file in ``results/locks/`` first, so two processes
+    on one folder (a SLURM array on a shared disk) never train the same run twice: the
+    second waits, then loads the first one's result. A run interrupted midway resumes
+    from its checkpoint in ``results/ckpt/``. A damaged stored result is set aside as
+    ``<name>.damaged`` (with a :class:`~resmix._io.DamagedFileWarning`) and recomputed;
+    a stored result whose weights file is missing is retrained to rebuild the weights.
+
+    ``threads`` is kept for older callers: the run uses ``exp.train.threads``, which is
+    part of its key, so the same key gives the same numbers in any process.
     """
-    results = Path(results)
-    path = results / f"{run_key(exp)}.json"
-    if path.exists():
-        return History.from_dict(json.loads(path.read_text()))
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
-    ckpt = results / "ckpt" / f"{run_key(exp)}.pt"
-    history = train(exp, checkpoint=ckpt, progress=False)
-    _save_model(history.model, results / f"{run_key(exp)}.model.pt")
-    _write_json(history.to_dict(), path)
-    ckpt.unlink(missing_ok=True)
+    if threads is not None and threads != exp.train.threads:
+        warnings.warn(f"run_one(threads={threads}) is ignored: the run uses its own train.threads="
+                      f"{exp.train.threads}, which is part of its key", stacklevel=2)
+    results, key = Path(results), run_key(exp)
+    path, weights = results / f"{key}.json", results / f"{key}.model.pt"
+    stored = read_result(path)
+    if stored is not None and weights.exists() and not stale_leftovers(results, key):
+        return stored
+    writable_folder(results)
+    with claim(results, key):
+        stored = read_result(path)  # another process may have stored it while this one waited
+        for p in stale_leftovers(results, key):
+            p.unlink(missing_ok=True)
+        if stored is not None and weights.exists():
+            return stored
+        if stored is not None:
+            warnings.warn(f"{weights} is missing although {path.name} is stored; retraining the run "
+                          "to rebuild its weights", stacklevel=2)
+        ckpt = results / "ckpt" / f"{key}.pt"
+        history = train(exp, checkpoint=ckpt, progress=False)
+        _save_model(history.model, weights)
+        if stored is None:
+            _write_json(history.to_dict(), path)
+        elif _numbers(stored) != _numbers(history):
+            warnings.warn(f"{weights}: the rebuilt weights come from a rerun whose records differ from "
+                          f"the stored {path.name} (another device or library?); the stored records are kept",
+                          stacklevel=2)
+        ckpt.unlink(missing_ok=True)
+    if stored is not None:
+        stored.model = history.model
+        return stored
     return history
+
+
+def _numbers(h: History) -> list[dict[str, float]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
 
 
 def _save_model(model, path: Path) -> None:
@@ -99,9 +150,18 @@ def load_model(exp: Experiment, results: str | os.PathLike):
     from .models import TwoStageModel
     path = Path(results) / f"{run_key(exp)}.model.pt"
     if not path.exists():
+        if (Path(results) / f"{run_key(exp)}.json").exists():
+            raise FileNotFoundError(f"{path} is missing although the result of {exp.name!r} is stored; "
+                                    "run_one(exp, results) retrains the run to rebuild its weights")
         raise FileNotFoundError(f"no stored model for {exp.name!r} in {results}; run it with run_one first")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch.load fails in many ways on a damaged file
+        set_aside(path, f"unreadable weights ({type(e).__name__}: {e})")
+        raise ValueError(f"{path} was unreadable ({type(e).__name__}) and is set aside; "
+                         "run_one(exp, results) retrains the run to rebuild its weights") from None
     model = TwoStageModel(exp.model)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -125,7 +185,7 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
     else:
         import multiprocessing as mp
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            for h in pool.map(run_one, exps, itertools.repeat(results), itertools.repeat(1)):
+            for h in pool.map(run_one, exps, itertools.repeat(results)):
                 out.append(h)
                 bar and bar.update()
     bar and bar.close()
@@ -133,8 +193,16 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
 
 
 def load_results(results: str | os.PathLike) -> list[History]:
-    """Every stored :class:`History` in a results folder."""
-    return [History.from_dict(json.loads(p.read_text())) for p in sorted(Path(results).glob("*.json"))]
+    """Every stored :class:`History` in a results folder.
+
+    A damaged result (unreadable JSON) is set aside as ``<name>.damaged`` with a
+    :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it);
+    a stray JSON that is not a run is skipped with a warning and left untouched.
+    """
+    results = Path(results)
+    if not results.is_dir():
+        raise FileNotFoundError(f"results folder {results} does not exist (or is not a directory)")
+    return [h for p in sorted(results.glob("*.json")) if (h := read_result(p, foreign="skip")) is not None]
 
 
 def setting(h: History, path: str) -> Any:
@@ -171,7 +239,10 @@ def summarise(histories: Sequence[History], by: Sequence[str], metrics: Sequence
     return table.reset_index()
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, kind: Any = None) -> Any:
+    """A command-line value: int, float, true/false, else the text (always the text for a ``str`` setting)."""
+    if kind is str:
+        return text
     for cast in (int, float):
         try:
             return cast(text)
@@ -196,13 +267,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     base = get_profile(args.profile)
     for s in args.set:
-        path, _, value = s.partition("=")
-        base = _set(base, path, _parse_value(value))
+        path, eq, value = s.partition("=")
+        try:
+            if not eq:
+                raise ValueError("expected PATH=VALUE, e.g. model.residual=none")
+            base = _set(base, path, _parse_value(value, _setting_type(base, path)))
+        except (TypeError, ValueError) as e:  # the configs name the field and what it takes
+            ap.error(f"--set {s}: {e}")
     axes = {}
     for g in args.grid:
         path, _, values = g.partition("=")
-        axes[path] = [_parse_value(v) for v in values.split(",")]
-    exps = grid(base, axes, args.seeds)
+        axes[path] = [_parse_value(v, _setting_type(base, path)) for v in values.split(",")]
+    try:
+        exps = grid(base, axes, args.seeds)
+    except (TypeError, ValueError) as e:
+        ap.error(f"--grid: {e}")
     if args.list:
         for i, e in enumerate(exps):
             print(f"{i}\t{run_key(e)}\t{e.name}")

@@ -7,6 +7,7 @@ resumed run on CPU ends with exactly the metrics of an uninterrupted one.
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._io import atomic_path
+from ._checks import check_same_shape, check_tensor
+from ._io import atomic_path, set_aside
 from .config import Experiment
 from .data import frame, held_out, make_pairs
 from .losses import compute_losses
@@ -109,6 +111,7 @@ def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experimen
         x, y = frame(xw, exp.data.frame_size), frame(yw, exp.data.frame_size)
         parts = model.parts(x, y)
         terms = compute_losses(parts, x, y, exp.loss, exp.data.sample_rate)
+        _check_finite_terms(terms, f"held-out clips {int(chunk[0]) + 1}-{int(chunk[-1]) + 1}")
         values = {f"loss_{k}": float(v) for k, v in terms.items().items()}
         values["rms_output1"] = float(rms(parts.output1).mean())
         values["corr_output1"] = float(pearson(parts.output2, parts.output1, 1e-12).mean())
@@ -117,6 +120,66 @@ def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experimen
             sums[k] = sums.get(k, 0.0) + v * len(chunk)
     model.train(was_training)
     return {k: v / n for k, v in sums.items()}
+
+
+def _check_finite_terms(terms, where: str) -> None:
+    bad = [k for k, v in terms.items().items() if not torch.isfinite(v)]
+    if bad:
+        raise NonFiniteLossError(
+            f"{where}: loss term {bad[0]!r} is {float(terms.items()[bad[0]].detach())}; lower the "
+            "learning rate, or raise loss.eps if the output has gone constant (Pearson is 0/0 there)")
+
+
+def _check_pairs(data: object, name: str) -> tuple[Tensor, Tensor]:
+    """``(input, target)`` waveforms ``[n, N]`` as float32 (float64 and bf16 are cast)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (input, target) of waveforms [n, N]; got "
+                        f"{type(data).__name__}" + (f" of {len(data)}" if isinstance(data, (tuple, list)) else ""))
+    x, y = (check_tensor(w, f"{name} {part}", 2, "[n, N]") for w, part in zip(data, ("input", "target")))
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{name} must hold as many targets as inputs; got {x.shape[0]} inputs "
+                         f"{list(x.shape)} and {y.shape[0]} targets {list(y.shape)}")
+    check_same_shape("[n, N]", **{f"{name} input": x, f"{name} target": y})
+    return x.float(), y.float()
+
+
+_CHECKPOINT_KEYS = {"experiment", "model", "optimizer", "generator", "torch_rng", "records"}
+
+
+def _load_checkpoint(path: Path, device: torch.device) -> dict | None:
+    """A checkpoint's state; ``None`` when there is none or it is unreadable (then set aside, with a warning).
+
+    Checkpoints are written atomically, so a damaged one comes from outside (a full or
+    failing disk, a copy cut short): the run starts afresh rather than failing on every rerun.
+    """
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        missing = _CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else _CHECKPOINT_KEYS
+        if missing:
+            raise ValueError(f"no entries {sorted(missing)}")
+    except Exception as e:  # torch.load fails in many ways (EOFError, RuntimeError, UnpicklingError, ...)
+        set_aside(path, f"unreadable checkpoint ({type(e).__name__}: {e}); training this run afresh")
+        return None
+    return state
+
+
+def _with_threads(fn: Callable[..., History]) -> Callable[..., History]:
+    """Run ``fn(exp, ...)`` on ``exp.train.threads`` CPU threads, restoring the caller's count after.
+
+    The thread count changes how float sums are split, so it is part of the run's
+    settings: the same experiment gives the same numbers in any process.
+    """
+    @functools.wraps(fn)
+    def run(exp: Experiment, *args: Any, **kwargs: Any) -> History:
+        before = torch.get_num_threads()
+        torch.set_num_threads(exp.train.threads)
+        try:
+            return fn(exp, *args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return run
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -129,6 +192,7 @@ def _grad_norm(module: nn.Module) -> Tensor:
     return torch.stack(grads).sum().sqrt() if grads else torch.zeros(())
 
 
+@_with_threads
 def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
           val_data: tuple[Tensor, Tensor] | None = None, checkpoint: str | os.PathLike | None = None,
           progress: bool = True, callback: Callable[[dict[str, float]], None] | None = None) -> History:
@@ -136,19 +200,25 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
 
     Args:
         exp: the experiment (data, model, losses, training settings, seeds).
-        train_data, val_data: ``(input, target)`` waveforms ``[n, N]``; by default
-            :func:`~resmix.data.make_pairs` with ``exp.data.seed`` and ``seed + 1``.
+        train_data, val_data: ``(input, target)`` waveforms ``[n, N]`` (any float dtype,
+            cast to float32); by default :func:`~resmix.data.make_pairs` with
+            ``exp.data.seed`` and ``seed + 1``.
         checkpoint: a file; written atomically after every epoch, and resumed from
-            when it exists (its experiment must equal ``exp``).
+            when it exists (its experiment must equal ``exp``; an unreadable one is
+            set aside as ``<name>.damaged`` with a warning and the run starts afresh).
         progress: show a tqdm bar over epochs.
         callback: called with each epoch's record after its checkpoint is written.
 
     Raises:
-        NonFiniteLossError: a loss term became NaN or infinite (names epoch and term).
+        NonFiniteLossError: a loss term became NaN or infinite (names epoch and term),
+            in training or on the held-out data after the epoch's last step.
+
+    The run uses ``exp.train.threads`` CPU threads; the caller's count is restored after.
     """
     device = resolve_device(exp.train.device)
-    train_data = train_data or make_pairs(exp.data.n_train, exp.data, seed=exp.data.seed)
-    val_data = val_data or held_out(exp.data)
+    train_data = (_check_pairs(train_data, "train_data") if train_data is not None
+                  else make_pairs(exp.data.n_train, exp.data, seed=exp.data.seed))
+    val_data = _check_pairs(val_data, "val_data") if val_data is not None else held_out(exp.data)
     x_all, y_all = (frame(w, exp.data.frame_size).to(device) for w in train_data)  # (n, D, T)
     val_data = tuple(w.to(device) for w in val_data)  # moved once, not every epoch
     torch.manual_seed(exp.train.seed)
@@ -159,8 +229,8 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
                                                                 "profile": exp.profile})
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint else None
-    if ckpt_path and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+    state = _load_checkpoint(ckpt_path, device) if ckpt_path else None
+    if state is not None:
         if state["experiment"] != exp.to_dict():
             raise ValueError(f"{ckpt_path} was written by a different experiment; "
                              "delete it or pass another checkpoint path")
@@ -206,7 +276,11 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
         record = {"epoch": float(epoch + 1), "step": float((epoch + 1) * steps)}
         record |= {f"train_{k}": v for k, v in zip(terms.items(), means)}
         record |= {"grad_norm_stage1": means[-2], "grad_norm_stage2": means[-1]}
-        record |= {f"val_{k}": v for k, v in evaluate(model, *val_data, exp).items()}
+        try:
+            val = evaluate(model, *val_data, exp)
+        except NonFiniteLossError as e:  # the epoch's last update diverged: no training step saw it
+            raise NonFiniteLossError(f"epoch {epoch + 1}, after step {steps} (its last), {e}") from None
+        record |= {f"val_{k}": v for k, v in val.items()}
         record["seconds"] = time.perf_counter() - t0
         history.records.append(record)
         if ckpt_path:

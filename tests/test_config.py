@@ -1,6 +1,6 @@
 import pytest
 
-from resmix.config import DataConfig, Experiment, ModelConfig, full, get_profile, quick
+from resmix.config import DataConfig, Experiment, LossConfig, ModelConfig, TrainConfig, full, get_profile, quick
 
 
 def test_profiles(monkeypatch):
@@ -24,3 +24,38 @@ def test_inconsistent_config():
         Experiment(data=DataConfig(frame_size=16), model=ModelConfig(dim=32))
     with pytest.raises(ValueError, match="multiple of frame_size"):
         DataConfig(clip_seconds=0.1, frame_size=48)
+
+
+@pytest.mark.parametrize("cls, changes, message", [
+    (ModelConfig, {"n_heads": 0}, r"ModelConfig.n_heads must be an integer >= 1; got 0"),
+    (ModelConfig, {"n_heads": -4}, r"ModelConfig.n_heads must be an integer >= 1"),
+    (ModelConfig, {"d_model": 0}, r"ModelConfig.d_model must be an integer >= 1"),
+    (ModelConfig, {"n_layers": -1}, r"ModelConfig.n_layers must be an integer >= 0"),
+    (ModelConfig, {"dropout": 2}, r"ModelConfig.dropout must be a finite number >= 0 and < 1; got 2"),
+    (ModelConfig, {"d_model": "64"}, r"ModelConfig.d_model must be an integer; got '64' \(str\)"),
+    (DataConfig, {"frame_size": 0}, r"DataConfig.frame_size must be an integer >= 1"),
+    (DataConfig, {"clip_seconds": 1e-5}, r"gives 0 samples; expected at least one frame of frame_size=32"),
+    (DataConfig, {"n_train": 0}, r"DataConfig.n_train must be an integer >= 1"),
+    (TrainConfig, {"lr": float("inf")}, r"TrainConfig.lr must be a finite number > 0; got inf"),
+    (TrainConfig, {"epochs": 2.5}, r"TrainConfig.epochs must be an integer; got 2.5 \(float\)"),
+    (TrainConfig, {"epochs": True}, r"TrainConfig.epochs must be an integer"),
+    (TrainConfig, {"weight_decay": -1}, r"TrainConfig.weight_decay must be a finite number >= 0; got -1"),
+    (TrainConfig, {"amp": "yes"}, r"TrainConfig.amp must be true or false \(bool\); got 'yes'"),
+    (TrainConfig, {"threads": 0}, r"TrainConfig.threads must be an integer >= 1"),
+    (LossConfig, {"eps": float("nan")}, r"LossConfig.eps must be a finite number >= 0; got nan"),
+    (LossConfig, {"variance_gamma": -1}, r"LossConfig.variance_gamma must be a finite number >= 0"),
+    (LossConfig, {"novelty": "1"}, r"LossConfig.novelty must be a number"),
+])
+def test_bad_values_name_the_field_and_the_allowed_range(cls, changes, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        cls(**changes)
+
+
+def test_sections_must_be_configs_and_numpy_scalars_become_python_ones():
+    with pytest.raises(TypeError, match="Experiment.data must be a DataConfig; got 3"):
+        Experiment(data=3)
+    import numpy as np
+    t = TrainConfig(epochs=np.int64(3), lr=np.float32(0.5), amp=np.bool_(False))
+    assert type(t.epochs) is int and type(t.lr) is float and type(t.amp) is bool
+    assert ModelConfig(n_layers=0).n_layers == 0  # a linear stage is a valid ablation
+    assert LossConfig(reconstruction=0).reconstruction == 0  # ints stay ints: run keys do not change

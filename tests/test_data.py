@@ -1,4 +1,7 @@
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -99,3 +102,47 @@ def test_wav_pair_folder_errors(tmp_path):
     (root / "target" / "1.wav").unlink()
     with pytest.raises(ValueError, match="unmatched"):
         WavPairFolder(root, 8000)
+
+
+def test_load_wav_refuses_truncated_nan_and_out_of_range_files(tmp_path):
+    sf.write(tmp_path / "full.wav", np.full(4000, 0.1), 8000, subtype="PCM_16")
+    data = (tmp_path / "full.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[:len(data) // 2])  # a copy cut short
+    with pytest.raises(ValueError, match=r"cut\.wav: truncated: the header declares 4000 samples, the file holds 1989"):
+        load_wav(tmp_path / "cut.wav")
+    assert load_wav(tmp_path / "full.wav")[0].shape == (4000,)
+    sf.write(tmp_path / "nan.wav", np.array([0.5, np.nan, 0.1, 0.0]), 8000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"nan\.wav: 1 samples are NaN"):
+        load_wav(tmp_path / "nan.wav")
+    sf.write(tmp_path / "loud.wav", np.array([0.5, 1.5, -0.2, 0.0]), 8000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"loud\.wav: samples reach 1\.5; expected \[-1, 1\]"):
+        load_wav(tmp_path / "loud.wav")
+
+
+def test_save_wav_casts_bf16_and_checks_the_rate(tmp_path):
+    info = save_wav(tmp_path / "b.wav", torch.full((64,), 0.25, dtype=torch.bfloat16), 8000)
+    assert torch.allclose(load_wav(info.path)[0], torch.full((64,), 0.25))
+    for rate in (0, -8000, 8000.0, None):
+        with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
+            save_wav(tmp_path / "z.wav", np.zeros(8), rate)
+
+
+def test_written_files_respect_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_wav(tmp_path / "m.wav", np.zeros(8), 8000)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.wav").stat().st_mode) == 0o640  # mkstemp alone gives 0o600
+
+
+def test_wav_pair_folder_checks_n_samples_and_mixed_rates(tmp_path):
+    root = _folder(tmp_path / "a")
+    for n in (-5, 0, 2.5):
+        with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+            WavPairFolder(root, 8000, n_samples=n)
+    mixed = _folder(tmp_path / "b", rate=16000)
+    with pytest.raises(ValueError, match="expected sample rate 8000 Hz; got 16000"):
+        WavPairFolder(mixed, None)  # the first file's rate binds the rest
+    ds = WavPairFolder(root, None)
+    assert ds.sample_rate == 8000 and len(ds) == 2

@@ -143,3 +143,26 @@ def test_predicted_abs_correlation_matches_independent_signals():
         assert predicted == pytest.approx(measured, rel=0.15)
     assert float(M.predicted_abs_correlation(smooth(w), smooth(y)).mean()) > 2 * float(
         M.predicted_abs_correlation(w, y).mean())  # correlated samples: fewer effective ones
+
+def test_flatness_of_silence_is_zero_and_level_free():
+    assert torch.equal(M.spectral_flatness(torch.zeros(2, 4000)), torch.zeros(2))
+    t = torch.arange(4000) / 8000
+    tone = torch.sin(2 * torch.pi * 440 * t)[None]
+    noise = torch.randn(1, 4000, generator=torch.Generator().manual_seed(3))
+    for signal in (tone, noise):  # a quiet copy scores as the loud one (it used to look like noise)
+        assert torch.allclose(M.spectral_flatness(1e-6 * signal), M.spectral_flatness(signal), atol=1e-4)
+    assert M.spectral_flatness(1e-6 * tone) < 0.1
+
+
+def test_leak_probe_degenerate_fits_are_nan_with_a_reason():
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(2, 100, generator=g), torch.randn(2, 100, generator=g)
+    for out in (torch.full((2, 100), 0.3), torch.zeros(2, 100)):  # used to read r2 = -inf, or 1.0
+        with pytest.warns(M.DegenerateFitWarning, match=r"items \[0, 1\]: the output is constant"):
+            p = M.leak_probe(out, x, y)
+        assert torch.isnan(p.r2).all() and torch.allclose(p.c, out[:, 0])
+    with pytest.warns(M.DegenerateFitWarning, match="linearly dependent"):
+        p = M.leak_probe(x + y, x, 2 * x)  # a and b cannot be told apart
+    assert torch.isnan(p.a).all() and torch.isfinite(p.r2).all()
+    with pytest.raises(ValueError, match="at least 4 samples"):
+        M.leak_probe(x[:, :2], x[:, :2], y[:, :2])  # used to read r2 = 1.0

@@ -89,3 +89,11 @@ def test_input_scale_rms_is_level_invariant_and_raw_is_not():
         assert same == invariant
     with pytest.raises(ValueError, match="input_scale"):
         ModelConfig(input_scale="loud")
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_other_float_dtypes_are_cast_to_the_models(dtype):
+    x, y = _batch(2)
+    model = TwoStageModel(ModelConfig(d_model=16, n_heads=2))
+    _, out = model(x.to(dtype), y.to(dtype))
+    _, ref = model(x.to(dtype).float(), y.to(dtype).float())
+    assert out.dtype == torch.float32 and torch.equal(out, ref)

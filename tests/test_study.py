@@ -1,8 +1,17 @@
 import json
+import os
+import re
+import shutil
+import stat
+import threading
+import time
 
 import pytest
 
 from resmix import study
+from resmix._io import DamagedFileWarning
+from resmix.config import quick
+from resmix.store import StoreError, claim
 
 
 def test_grid_names_and_values(tiny):
@@ -48,3 +57,118 @@ def test_run_key_ignores_the_name_and_group_by_setting(tiny):
     assert list(groups) == ["leaky", "none"] and [len(v) for v in groups.values()] == [2, 2]
     pairs = study.group(hs, ["model.residual", "train.seed"])
     assert ("none", 1) in pairs and len(pairs) == 4
+
+@pytest.mark.parametrize("setting, message", [
+    ("train.amp=yes", r"--set train.amp=yes: TrainConfig.amp must be true or false \(bool\); got 'yes'"),
+    ("model.d_model=abc", r"ModelConfig.d_model must be an integer; got 'abc' \(str\)"),
+    ("train.epochs=2.0", r"TrainConfig.epochs must be an integer; got 2.0 \(float\)"),
+    ("data=3", r"'data' is a section, not a setting; expected one of data.sample_rate"),
+    ("foo=3", r"unknown setting 'foo'; expected section.field"),
+    ("loss.epsilon=1", r"unknown setting 'loss.epsilon'; expected one of loss.anti_correlation"),
+    ("train.amp", r"expected PATH=VALUE"),
+    ("train.lr=inf", r"TrainConfig.lr must be a finite number > 0; got inf"),
+])
+def test_bad_settings_on_the_command_line_name_the_field(setting, message, capsys):
+    with pytest.raises(SystemExit):
+        study.main(["--profile", "quick", "--set", setting, "--list"])
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_string_settings_keep_their_text(capsys):
+    study.main(["--profile", "quick", "--set", "train.device=cpu", "--set", "name=1", "--list"])
+    assert capsys.readouterr().out.count("\t") == 6
+    assert study._set(quick(), "train.device", study._parse_value("0", str)).train.device == "0"
+
+
+def _numbers(h):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
+
+
+def _stored(tiny, tmp_path):
+    exp = tiny.with_(train={"epochs": 2})
+    h = study.run_one(exp, tmp_path)
+    return exp, h, tmp_path / f"{study.run_key(exp)}.json"
+
+
+def test_a_damaged_result_is_set_aside_and_recomputed(tiny, tmp_path):
+    exp, h, path = _stored(tiny, tmp_path)
+    text = path.read_text()
+    path.write_text(text[:len(text) // 2])  # cut short
+    with pytest.warns(DamagedFileWarning, match=r"\.json: damaged result \(JSONDecodeError"):
+        assert study.load_results(tmp_path) == []
+    assert path.with_name(path.name + ".damaged").exists() and not path.exists()
+    (tmp_path / "notes.json").write_text('{"a": 1}')  # a stray file: skipped, untouched
+    with pytest.warns(DamagedFileWarning, match=r"notes\.json: not a stored run.*left untouched"):
+        assert study.load_results(tmp_path) == []
+    path.write_text("[1, 2")
+    with pytest.warns(DamagedFileWarning, match="it will be recomputed"):
+        again = study.run_one(exp, tmp_path)
+    assert _numbers(again) == _numbers(h) and (tmp_path / f"{path.name}.damaged1").exists()
+    with pytest.warns(DamagedFileWarning, match="notes.json"):
+        assert [_numbers(r) for r in study.load_results(tmp_path)] == [_numbers(h)]
+
+
+def test_missing_weights_are_rebuilt(tiny, tmp_path):
+    exp, h, path = _stored(tiny, tmp_path)
+    weights = tmp_path / f"{study.run_key(exp)}.model.pt"
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match=r"model\.pt is missing although the result .* run_one\(exp, results\) retrains"):
+        study.load_model(exp, tmp_path)
+    with pytest.warns(UserWarning, match="retraining the run to rebuild its weights"):
+        again = study.run_one(exp, tmp_path)
+    assert again.records == h.records and again.model is not None  # the stored records are kept
+    assert study.load_model(exp, tmp_path) is not None
+    weights.write_bytes(b"")
+    with pytest.warns(DamagedFileWarning), pytest.raises(ValueError, match="unreadable .* set aside"):
+        study.load_model(exp, tmp_path)
+
+
+def test_stale_leftovers_are_cleaned_and_modes_follow_the_umask(tiny, tmp_path):
+    old = os.umask(0o027)
+    try:
+        exp, h, path = _stored(tiny, tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    key = study.run_key(exp)
+    leftovers = [tmp_path / "ckpt" / f"{key}.pt", tmp_path / f"{key}.json.x1y2z3.tmp",
+                 tmp_path / "ckpt" / f"{key}.pt.abc123.tmp", tmp_path / f"{key}.model.pt.q9q9q9.tmp"]
+    for p in leftovers:  # a kill between the JSON write and the checkpoint delete, or mid-write
+        p.write_bytes(b"x")
+    other = tmp_path / "ckpt" / "0123456789abcdef.pt.abc123.tmp"  # another run's: not ours to delete
+    other.write_bytes(b"x")
+    assert study.run_one(exp, tmp_path).records == h.records
+    assert not any(p.exists() for p in leftovers) and other.exists()
+
+
+def test_results_folder_is_checked_before_training(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "train", lambda *a, **k: pytest.fail("trained before checking the folder"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="results folder .*file is a file; expected a directory"):
+        study.run_one(tiny, tmp_path / "file")
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o555)
+        with pytest.raises(StoreError, match="is not a writable directory"):
+            study.run_one(tiny, ro)
+
+
+def test_a_claimed_run_waits_for_its_owner_then_loads_its_result(tiny, tmp_path, monkeypatch):
+    exp, h, _ = _stored(tiny, tmp_path / "done")
+    key, shared = study.run_key(exp), tmp_path / "shared"
+    shared.mkdir()
+    claimed = threading.Event()
+
+    def owner():  # another process training this key: it stores the result, then lets go
+        with claim(shared, key):
+            claimed.set()
+            time.sleep(0.5)
+            for name in (f"{key}.json", f"{key}.model.pt"):
+                shutil.copy(tmp_path / "done" / name, shared / name)
+
+    monkeypatch.setattr(study, "train", lambda *a, **k: pytest.fail("trained a claimed run twice"))
+    t = threading.Thread(target=owner)
+    t.start()
+    claimed.wait()
+    assert study.run_one(exp, shared).records == h.records
+    t.join()

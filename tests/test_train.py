@@ -76,3 +76,56 @@ def test_records_count_optimizer_steps_and_input_dependence(tiny):
     for key in ("val_common_share", "val_swap_input", "val_swap_target", "val_lag_corr_target",
                 "val_abs_corr_target", "val_pred_abs_corr_target"):
         assert math.isfinite(h.last[key])
+
+def _numbers(h):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
+
+
+def test_training_data_of_other_float_dtypes_is_cast(tiny):
+    from resmix.data import make_pairs
+    e = tiny.with_(train={"epochs": 1})
+    x, y = make_pairs(e.data.n_train, e.data, seed=e.data.seed)
+    ref = train(e, train_data=(x, y), progress=False)
+    bf = x.bfloat16(), y.bfloat16()
+    a = train(e, train_data=(x.double(), y.double()), progress=False)
+    b = train(e, train_data=bf, progress=False)
+    c = train(e, train_data=(bf[0].float(), bf[1].float()), progress=False)
+    assert _numbers(a) == _numbers(ref) and _numbers(b) == _numbers(c)
+
+
+def test_training_data_counts_must_match(tiny):
+    from resmix.data import make_pairs
+    x, y = make_pairs(8, tiny.data)
+    with pytest.raises(ValueError, match=r"train_data must hold as many targets as inputs; got 8 inputs \[8, 1024\] and 5"):
+        train(tiny, train_data=(x, y[:5]), progress=False)
+    with pytest.raises(TypeError, match="val_data must be a pair"):
+        train(tiny, val_data=(x,), progress=False)
+
+
+def test_divergence_at_an_epochs_last_step_is_a_non_finite_loss_error(tiny):
+    # one step per epoch, and a rate that sends the weights far out: the update at the
+    # epoch's last step is only seen by the held-out evaluation
+    e = tiny.with_(data={"n_train": 8}, train={"batch_size": 8, "lr": 1e30})
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, after step 1 \(its last\), held-out clips 1-8: loss term '\w+' is nan"):
+        train(e, progress=False)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00."])
+def test_corrupt_checkpoint_is_set_aside_and_the_run_starts_afresh(tiny, tmp_path, content):
+    from resmix._io import DamagedFileWarning
+    e = tiny.with_(train={"epochs": 2})
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(content)
+    with pytest.warns(DamagedFileWarning, match=r"run\.pt: unreadable checkpoint .*training this run afresh"):
+        h = train(e, checkpoint=ckpt, progress=False)
+    assert (tmp_path / "run.pt.damaged").read_bytes() == content
+    assert _numbers(h) == _numbers(train(e, progress=False))
+
+
+def test_the_runs_thread_count_decides_whatever_the_callers(tiny):
+    e = tiny.with_(train={"epochs": 2})
+    torch.set_num_threads(2)
+    a = train(e, progress=False)
+    assert torch.get_num_threads() == 2 and a.meta["threads"] == e.train.threads == 1
+    torch.set_num_threads(1)
+    assert _numbers(train(e, progress=False)) == _numbers(a)
