@@ -256,8 +256,7 @@ table.set_index("model.zero_init_output").filter(like="mean").T.round(3)
 # then falls. The output ends at RMS {glue:text}`c4_final_rms:.2f` or more against a target RMS of
 # {glue:text}`c4_target_rms:.2f`. The leak probe says *how*: its weights on input and target fall
 # from $\tfrac12$ to at most {glue:text}`c4_probe_ab_max:.3f` in magnitude, so the branch removes
-# {glue:text}`c4_cancel_pct:.0f}`% or more of the residual's input and target, and what remains of
-# the output is not a mix of them at all.
+# {glue:text}`c4_cancel_pct:.0f`% or more of the residual's input and target.
 #
 # ### What the trained output is made of
 #
@@ -342,14 +341,22 @@ ratio_bartlett = (bartlett["val_abs_corr_target_mean"] / bartlett["val_pred_abs_
 glue_all({"bartlett_ratio_lo": float(ratio_bartlett.min()), "bartlett_ratio_hi": float(ratio_bartlett.max()),
           "bartlett_pred": float(bartlett["val_pred_abs_corr_target_mean"].mean()),
           "n_samples": cfg.n_samples})
-bartlett_ok = bool(((ratio_bartlett > 0.5) & (ratio_bartlett < 2)).all())
+if ((ratio_bartlett > 0.5) & (ratio_bartlett < 2)).all():
+    bartlett_reading = ("within a factor of 2 of the prediction: on held-out clips the trained outputs are "
+                        "as correlated with their targets as an output independent of them would be")
+elif (ratio_bartlett <= 0.5).all():
+    bartlett_reading = ("well below the prediction: the trained outputs are decorrelated from each held-out "
+                        "target, which an output independent of the target could not be")
+else:
+    bartlett_reading = "above the prediction or mixed: the trained outputs still carry the target"
+glue("bartlett_reading", bartlett_reading, display=False)
 
 # %% [markdown]
 # The measured $|\rho|$ is {glue:text}`bartlett_ratio_lo:.2f` to {glue:text}`bartlett_ratio_hi:.2f`
 # times the prediction for an output independent of the target (about
 # {glue:text}`bartlett_pred:.3f`, against $\sqrt{2/(\pi N)}$ for white signals of
-# $N$ = {glue:text}`n_samples` samples). An output that ignores its inputs sits at this floor for
-# free; lowering the penalty further would need an output *adapted to each clip* to be
+# $N$ = {glue:text}`n_samples` samples): {glue:text}`bartlett_reading`. An output that ignores its
+# inputs sits at this floor for free; going below it needs an output *adapted to each clip* to be
 # decorrelated from it, which is harder to learn. {ref}`Chapter 4 <ch-collapse>` shows the other
 # way down when the correlation carries an $\varepsilon$: shrink the output.
 #
@@ -385,16 +392,19 @@ holding = {k: v for k, v in corr_by.items() if v > C4_HOLDS}
 glue_all({"c4_recon_corr_max": float(max(corr_by.values())), "c4_recon_corr_min": float(min(corr_by.values())),
           "c4_threshold": C4_HOLDS, "c4_n_holding": len(holding), "c4_n_recon": len(corr_by),
           "c4_holding": ", ".join(f"{k} x {w:g}" for k, w in holding) or "none"})
+glue("c4_recon_reading", (
+    "Where it does, the reconstruction term is what keeps the branch from cancelling the residual: the "
+    "residual already carries half of the answer, and the loss now rewards keeping it. The seed's 0.7 "
+    "after training is then a property of the loss, not of the residual alone." if holding else
+    "Even with a reconstruction term the branch cancels the residual: the seed's 0.7 after training "
+    "is not reproduced by these losses and weights."), display=False)
 
 # %% [markdown]
 # With a reconstruction term the trained correlation with the target ranges from
 # {glue:text}`c4_recon_corr_min:.3f` to {glue:text}`c4_recon_corr_max:.3f` over the settings. The
 # criterion, written before these runs: the seed's "0.7+" survives training when the mean
 # correlation stays above {glue:text}`c4_threshold`. It does in {glue:text}`c4_n_holding` of
-# {glue:text}`c4_n_recon` settings ({glue:text}`c4_holding`). A reconstruction term is exactly
-# what keeps the branch from cancelling the residual: the residual already carries half of the
-# answer, so the optimiser keeps it. The seed's 0.7 after training is therefore a property of the
-# *loss*, not of the residual alone.
+# {glue:text}`c4_n_recon` settings ({glue:text}`c4_holding`). {glue:text}`c4_recon_reading`
 #
 # Listen to the trained leaky model's output (seed 0, default start, penalties only):
 
@@ -428,7 +438,6 @@ claims_html(claims)
 # %% tags=["remove-cell"]
 require(claims, {"C2": "partly", "C3": "supported", "C4": c4_verdict})
 assert final_corr < C4_HOLDS, "the text says the penalties alone win"
-assert bartlett_ok, "the text says the measured |rho| is within a factor 2 of the prediction"
 
 # %% [markdown]
 # C2 is marked *partly*: the structure is right, the number is rounded; the exact mix is 50/50.
