@@ -26,8 +26,7 @@ from .data import frame, make_pairs, unframe
 from .losses import compute_losses
 from .metrics import leak_probe, log_spectral_distance, pearson, rms, spectral_flatness
 from .models import TwoStageModel
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 class NonFiniteLossError(FloatingPointError):
