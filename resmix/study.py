@@ -6,6 +6,9 @@ grid points can run in separate processes or on separate machines::
 
     python -m resmix.study --profile quick --set model.residual=none \\
         --grid loss.reconstruction=0,0.01 --seeds 0 1 2 --results results/ch5
+
+``--backend ray [--address HOST:PORT]`` runs each point as a Ray task instead
+(:mod:`resmix.ray_backend`); ``--point K`` runs one point, for SLURM arrays.
 """
 from __future__ import annotations
 
@@ -166,30 +169,63 @@ def load_model(exp: Experiment, results: str | os.PathLike):
 
 
 def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: int = 1,
-             progress: bool = True) -> list[History]:
-    """Run every experiment (stored ones are loaded, not rerun), ``workers`` processes at a time.
+             progress: bool = True, backend: str = "local", address: str | None = None,
+             ray_options: dict[str, Any] | None = None) -> list[History]:
+    """Run every experiment (stored ones are loaded, not rerun) and return their Histories in order.
 
-    With ``workers > 1`` each process uses one thread: small models run faster
-    side by side than one at a time on two threads.
+    Args:
+        backend: ``"local"`` (default): this machine's processes, ``workers`` at a time;
+            with ``workers > 1`` each process uses one thread (small models run faster side
+            by side than one at a time on two threads). ``"ray"``: one Ray task per run
+            (``pip install resmix[ray]``), see :func:`resmix.ray_backend.run_grid_ray`.
+        address: the Ray cluster, ``"HOST:PORT"``; ``None``: Ray's own lookup.
+        ray_options: ``num_cpus``, ``num_gpus`` (per run, fractions share a GPU), ``max_retries``.
+        progress: one line for the grid: runs done of all, how many were already stored,
+            and the time left.
     """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray'; got {backend!r}")
     exps = list(exps)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(exps), desc="runs")
-    out: list[History] = []
-    if workers <= 1:
-        for e in exps:
-            out.append(run_one(e, results))
-            bar and bar.update()
-    else:
+    stored = [i for i, e in enumerate(exps) if (Path(results) / f"{run_key(e)}.json").exists()]
+    out: dict[int, History] = {i: run_one(exps[i], results) for i in stored}  # loads, never trains
+    todo = [i for i in range(len(exps)) if i not in out]
+    bar = _progress(len(exps), len(stored)) if progress else None
+
+    def done(i: int, h: History | None = None) -> None:
+        if h is not None:
+            out[i] = h
+        if bar is not None:
+            bar.update()
+
+    if backend == "ray":
+        from .ray_backend import run_grid_ray
+        hs = run_grid_ray([exps[i] for i in todo], results, address=address,
+                          on_done=lambda j: done(todo[j]), **(ray_options or {}))
+        out.update(zip(todo, hs))
+    elif workers <= 1:
+        for i in todo:
+            done(i, run_one(exps[i], results))
+    elif todo:
         import multiprocessing as mp
+        from concurrent.futures import as_completed
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            for h in pool.map(run_one, exps, itertools.repeat(results)):
-                out.append(h)
-                bar and bar.update()
-    bar and bar.close()
-    return out
+            futures = {pool.submit(run_one, exps[i], results): i for i in todo}
+            for f in as_completed(futures):
+                done(futures[f], f.result())
+    if bar is not None:
+        bar.close()
+    return [out[i] for i in range(len(exps))]
+
+
+def _progress(total: int, stored: int):
+    """One tqdm line (terminal or notebook): ``runs 5/12 [elapsed<left, stored=3]``.
+
+    The stored runs count as done from the start, so the time left is estimated from
+    the runs trained in this call only.
+    """
+    from tqdm.auto import tqdm
+    return tqdm(total=total, initial=stored, desc="runs", unit="run", postfix={"stored": stored},
+                dynamic_ncols=True)
 
 
 def load_results(results: str | os.PathLike) -> list[History]:
@@ -263,6 +299,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--results", default="results", help="folder of JSON results (created)")
     ap.add_argument("--workers", type=int, default=1, help="processes running at once")
     ap.add_argument("--point", type=int, help="run only grid point K (0-based), for one process or machine per point")
+    ap.add_argument("--backend", choices=["local", "ray"], default="local",
+                    help="local: this machine's processes (--workers); ray: one Ray task per run")
+    ap.add_argument("--address", metavar="HOST:PORT", help="Ray cluster to attach to (default: Ray's own lookup)")
+    ap.add_argument("--cpus-per-run", type=float, default=1, help="Ray: CPUs reserved per run")
+    ap.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run, e.g. 0.25 (default: 1 if the cluster has GPUs)")
     ap.add_argument("--list", action="store_true", help="list the grid points and exit")
     args = ap.parse_args(argv)
     base = get_profile(args.profile)
@@ -290,7 +331,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not 0 <= args.point < len(exps):
             raise SystemExit(f"--point must lie in 0..{len(exps) - 1}")
         exps = [exps[args.point]]
-    hs = run_grid(exps, args.results, workers=args.workers)
+    ray_options = {"num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run} if args.backend == "ray" else None
+    hs = run_grid(exps, args.results, workers=args.workers, backend=args.backend, address=args.address,
+                  ray_options=ray_options)
     for h in hs:
         r = h.last
         print(f"{h.experiment.name}: rms ratio {r['val_rms_ratio_db']:+.1f} dB, "

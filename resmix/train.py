@@ -29,8 +29,7 @@ from .losses import compute_losses
 from .measure import measure
 from .metrics import pearson, rms
 from .models import TwoStageModel
-
-__version__ = "0.2.0"
+from ._version import __version__
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -7,12 +7,20 @@
    "Identifier 'THEBE_JS_URL' has already been declared" on every page. Thebe needs a
    remote kernel and this book launches none (Colab is its launch button), so its scripts
    are dropped from the pages.
+3. Downloads for offline reading: when the build has finished, the executed notebooks and
+   the whole HTML book are zipped into ``_downloads/`` of the built book, which the
+   introduction links to (``resmix-notebooks.zip``, ``resmix-book-html.zip``).
 """
 from __future__ import annotations
 
 import shutil
+import zipfile
 from importlib.util import find_spec
 from pathlib import Path
+
+DOWNLOADS = "_downloads"  # a folder of the built book; Sphinx puts {download} files there too
+NOTEBOOKS_ZIP = "resmix-notebooks.zip"
+HTML_ZIP = "resmix-book-html.zip"
 
 
 def _copy_mathjax(app, config) -> None:
@@ -37,7 +45,37 @@ def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
 
 
+def _zip(files: list[tuple[Path, str]], target: Path) -> None:
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for path, name in sorted(files, key=lambda f: f[1]):
+            z.write(path, name)
+    tmp.replace(target)
+
+
+def zip_downloads(html: Path, executed: Path) -> tuple[Path, Path]:
+    """Zip the executed notebooks (``executed/**/*.ipynb``) and the book ``html`` into ``html/_downloads``.
+
+    The HTML zip unpacks to a folder ``resmix-book/`` whose ``index.html`` opens offline.
+    Returns the two zip files.
+    """
+    out = html / DOWNLOADS
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = [(p, f"resmix-notebooks/{p.name}") for p in executed.rglob("*.ipynb")]
+    _zip(notebooks, out / NOTEBOOKS_ZIP)
+    pages = [(p, f"resmix-book/{p.relative_to(html).as_posix()}") for p in html.rglob("*")
+             if p.is_file() and p != out / HTML_ZIP and p.suffix != ".tmp"]
+    _zip(pages, out / HTML_ZIP)
+    return out / NOTEBOOKS_ZIP, out / HTML_ZIP
+
+
+def _build_finished(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        zip_downloads(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
+
+
 def setup(app):
     app.connect("config-inited", _copy_mathjax)
     app.connect("html-page-context", _drop_thebe)
+    app.connect("build-finished", _build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

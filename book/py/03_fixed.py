@@ -29,6 +29,17 @@
 # trick for it {cite}`de2020batch,bachlechner2021rezero`; here the question is narrower:
 # on the same task and budget, does the design without the averages learn more slowly?
 
+# %% tags=["hide-input"]
+# Colab or a fresh kernel: install resmix, the version this book was built with, when it is missing.
+# tools/install_cell.py writes the source from _config.yml; RESMIX_INSTALL_SOURCE overrides it.
+try:
+    import resmix  # noqa: F401
+except ImportError:
+    import importlib, os, subprocess, sys  # noqa: E401
+    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.1.0")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
+    importlib.invalidate_caches()
+
 # %%
 import os
 from dataclasses import replace

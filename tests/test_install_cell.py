@@ -1,0 +1,109 @@
+"""The chapters' install cell (tools/install_cell.py): present, current, and working in a fresh kernel."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import install_cell  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "book" / "py").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_current_install_cell(path):
+    first = next(c for c in jupytext.read(path).cells if c.cell_type == "code")
+    assert first.source.strip() == install_cell.cell_source().strip(), (
+        f"{path.name}: the first code cell is not the current install cell; run "
+        "`python tools/install_cell.py && jupytext --sync book/*.ipynb`")
+    assert "hide-input" in first.metadata.get("tags", [])
+
+
+def test_source_is_the_tagged_release_of_the_configured_repository():
+    from resmix import __version__
+    assert install_cell.version() == __version__
+    assert install_cell.install_source() == f"git+{install_cell.repository_url()}@v{__version__}"
+    assert install_cell.install_source() in install_cell.cell_source()
+
+
+def test_insert_then_update_is_idempotent():
+    text = "# %% [markdown]\n# Title\n\n# %%\nimport torch\n\n# %%\nx = 1\n"
+    once = install_cell.with_install_cell(text, "# Colab or a fresh kernel: install resmix, old")
+    assert once.count(install_cell.MARKER) == 1 and once.index(install_cell.MARKER) < once.index("import torch")
+    new = install_cell.cell_source()
+    twice = install_cell.with_install_cell(once, new)
+    assert install_cell.with_install_cell(twice, new) == twice
+    assert install_cell.first_code_cell(twice) == new.strip() and "old" not in twice
+    assert twice.endswith("# %%\nimport torch\n\n# %%\nx = 1\n")
+
+
+def test_cell_does_nothing_where_resmix_imports(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the install cell ran {args} although resmix imports")
+    monkeypatch.setattr(subprocess, "check_call", refuse)
+    exec(compile(install_cell.cell_source(), "<install cell>", "exec"), {})
+
+
+def _fresh_venv(path: Path) -> Path:
+    """A venv without resmix that sees this interpreter's packages (torch, jupyter, ...).
+
+    A ``.pth`` line adds this environment's site-packages to the venv's path; a folder added
+    that way is not itself scanned for ``.pth`` files, so an editable resmix there stays invisible.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "_heavy_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def test_chapter_1_runs_in_a_fresh_kernel_and_installs_resmix_from_the_source(tmp_path):
+    # a wheel of this checkout, built from a copy so the checkout gets no build/ folder
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "resmix", src / "resmix", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "dist"), str(src)], check=True)
+    wheel = next((tmp_path / "dist").glob("resmix-*.whl"))
+
+    python = _fresh_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RESMIX_INSTALL_SOURCE")}
+    env |= {"JUPYTER_PATH": str(tmp_path / "jupyter"), "RESMIX_PROFILE": "quick",
+            "RESMIX_INSTALL_SOURCE": wheel.resolve().as_uri(), "PIP_NO_INDEX": "1"}
+    probe = "import importlib.util; print(importlib.util.find_spec('resmix'))"
+    assert subprocess.run([str(python), "-c", probe], env=env, cwd=tmp_path, capture_output=True,
+                          text=True).stdout.strip() == "None"
+
+    # a python3 kernel that is the fresh venv's interpreter, found before any other
+    kernels = tmp_path / "jupyter" / "kernels" / "python3"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fresh venv", "language": "python"}))
+    notebook = tmp_path / "run" / "01_leaky.ipynb"
+    notebook.parent.mkdir()
+    jupytext.write(jupytext.read(ROOT / "book" / "py" / "01_leaky.py"), notebook)
+    run = textwrap.dedent(f"""
+        import nbformat
+        from nbclient import NotebookClient
+        nb = nbformat.read({str(notebook)!r}, as_version=4)
+        NotebookClient(nb, kernel_name="python3", timeout=600, resources={{"metadata": {{"path": {str(notebook.parent)!r}}}}}).execute()
+        nbformat.write(nb, {str(notebook)!r})
+    """)
+    subprocess.run([str(python), "-c", run], env=env, check=True, cwd=notebook.parent)
+
+    check = ("import importlib.metadata as m, json, resmix; "
+             "print(json.dumps([resmix.__file__, json.loads(m.distribution('resmix').read_text('direct_url.json'))['url']]))")
+    where, url = json.loads(subprocess.run([str(python), "-c", check], env=env, cwd=tmp_path, check=True,
+                                           capture_output=True, text=True).stdout)
+    assert Path(where).is_relative_to(tmp_path / "venv") and url == wheel.resolve().as_uri()
