@@ -461,6 +461,7 @@ glue("claims", claims_html(claims), display=False)  # for the introduction's fin
 # %% tags=["remove-cell"]
 require(claims, {"C2": "partly", "C3": "supported", "C4": c4_verdict})
 assert final_corr < C4_HOLDS, "the text says the penalties alone win"
+assert probe_ab_max < 0.25, "the introduction says the branch cancels the residual (probe weights fall towards 0)"
 
 # %% [markdown]
 # C2 is marked *partly*: the structure is right, the number is rounded; the exact mix is 50/50.
