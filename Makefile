@@ -1,12 +1,14 @@
 # make book : set up .venv (if needed) and build the executed HTML book into _build/html
 # make test : set up .venv (if needed) and run the unit tests and every notebook (nbmake)
 # make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
+# make install-cell: write the chapters' install cell from _config.yml, then pair the notebooks
+# make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench clean
+.PHONY: setup book test bench install-cell gpu-wheels clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +33,13 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench_train.py
+
+install-cell: setup
+	$(PY) tools/install_cell.py
+	$(VENV)/bin/jupytext --sync book/*.ipynb
+
+gpu-wheels: setup
+	PYTHON=$(PY) tools/gpu_wheels.sh
 
 clean:
 	rm -rf _build book/_output results
