@@ -25,7 +25,7 @@ def test_local_processes_return_runs_in_grid_order(tiny, tmp_path):
     torch.set_num_threads(1)  # as each worker process
     serial = study.run_grid(exps, tmp_path / "serial", progress=False)
     pool = study.run_grid(exps, tmp_path / "pool", workers=2, progress=False)
-    assert [h.experiment["name"] for h in pool] == [e.name for e in exps]
+    assert [h.experiment.name for h in pool] == [e.name for e in exps]
     assert _strip(pool) == _strip(serial)
 
 
