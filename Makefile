@@ -27,7 +27,7 @@ book: setup
 # open every built page in headless Chromium (skipped, with a message, without Chromium).
 test: setup
 	$(PY) -m pytest tests/ --ignore=tests/browser
-	$(PY) -m pytest --nbmake --nbmake-timeout=900 book/
+	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=0 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m pytest -rs tests/browser
 
