@@ -132,7 +132,7 @@ class ModelConfig:
     output_gain: float = 1.0  # scales the output projections' initial weights; 1 = PyTorch's default
     # How each stream enters the input projection. "rms": divided by its per-clip RMS, so audio
     # at any level meets the unit-amplitude position codes at about their level; "raw": as is
-    # (the first book: 0.1-RMS audio sat about 22 dB below the position codes). Chapter 3
+    # (the first book: 0.1-RMS audio sat well below the position codes; chapter 3 measures it). Chapter 3
     # measures both on the reconstruction task and picks the default from that.
     input_scale: str = "rms"
 

@@ -138,6 +138,7 @@ glue_all({"data_rms": cfg.rms, "level_raw_db": levels["raw"], "level_rms_db": le
 base = exp.with_(name="ch3", loss={"anti_correlation": 0.0, "novelty": 0.0,
                                    "reconstruction": 1.0, "recon_kind": "mse"})
 seeds = [0, 1]
+LRS = [1e-3, 3e-3, 1e-2]  # see the learning-rate sweep below
 setup_html(base)
 
 # %%
@@ -197,11 +198,13 @@ assert (scale_table["val_common_share_mean"] < 0.5).all() and (scale_table["val_
 # layer); for the leaky design the residual, which carried half the answer, is now as much in the
 # way. If the fixed design is harder to *optimise*, it loses on both tasks; if the leaky design
 # only profits from what its residual carries, it wins on $T$ and loses on $-T$. Each design gets
-# its best learning rate from a sweep, per task (both seeds, same data):
+# its best learning rate from a sweep, per task (both seeds, same data). The sweep's range is an
+# exploratory choice: a first sweep over $\{3\cdot10^{-4}, 10^{-3}, 3\cdot10^{-3}\}$ put all four
+# best rates at its top, so it was moved up one step.
 
 # %% mystnb={"image": {"alt": "Held-out reconstruction error over optimizer steps for both designs at their best learning rate, reconstructing the target and its negation"}}
 tasks = study.grid(base, {"loss.recon_reference": ["target", "negated"], "model.residual": ["leaky", "none"],
-                          "train.lr": [3e-4, 1e-3, 3e-3]}, seeds=seeds)
+                          "train.lr": LRS}, seeds=seeds)
 task_runs = study.run_grid(tasks, "_output/results/ch3", workers=os.cpu_count(), progress=False)
 sweep = study.summarise(task_runs, ["loss.recon_reference", "model.residual", "train.lr"],
                         ["val_loss_reconstruction"])
@@ -222,12 +225,24 @@ best_lr = {(ref, res): float(v) for ref, res, v in zip(best["loss.recon_referenc
 ratio = {ref: best_mse[(ref, "none")] / best_mse[(ref, "leaky")] for ref in ("target", "negated")}
 glue_all({"c6_ratio_target": ratio["target"], "c6_ratio_negated": ratio["negated"],
           "c6_steps": task_runs[0].last["step"],
-          "c6_lr_edge": sum(best_lr[k] in (3e-4, 3e-3) for k in best_lr)}
+          "c6_lr_edge": sum(best_lr[k] in (LRS[0], LRS[-1]) for k in best_lr)}
          | {f"c6_best_{ref}_{res}": best_mse[(ref, res)] for ref, res in best_mse}
          | {f"c6_lr_{ref}_{res}": best_lr[(ref, res)] for ref, res in best_lr})
 C6_MARGIN = 1.5  # fixed before the runs: "harder" means at least 1.5x the best held-out error
 c6_verdict = ("supported" if min(ratio.values()) >= C6_MARGIN
               else "partly" if max(ratio.values()) >= C6_MARGIN else "refuted")
+if c6_verdict == "supported":
+    c6_reading = "The fixed design is harder to train on both tasks: a difference in optimisation, not only in content."
+elif ratio["target"] >= C6_MARGIN:
+    c6_reading = (f"Only on the target: the leaky design's advantage is what its residual carries. With the answer "
+                  f"negated, the same residual is in the way and the fixed design reaches {ratio['negated']:.2f} times "
+                  f"the leaky design's error. Harder to train, in the seed's sense, holds for a task its "
+                  f"residual half-solves, which is the task the seed wanted to avoid.")
+elif ratio["negated"] >= C6_MARGIN:
+    c6_reading = "Only on the negated target, where the residual is in the way: an unexpected pattern."
+else:
+    c6_reading = "On neither task is the fixed design's best error 1.5 times the leaky design's."
+glue("c6_reading", c6_reading, display=False)
 
 # %% [markdown]
 # At each design's best learning rate, after {glue:text}`c6_steps:.0f` optimizer steps, the fixed
@@ -236,8 +251,8 @@ c6_verdict = ("supported" if min(ratio.values()) >= C6_MARGIN
 # The criterion, fixed before the runs: the fixed design is "harder to train" if its best error is
 # at least 1.5 times the leaky design's on *both* tasks; if only on the target, what the leaky
 # design has is a head start in content, not an easier optimisation. The claims table below
-# applies it. {glue:text}`c6_lr_edge:.0f` of the four best learning rates lie at an edge of the
-# sweep: read those ratios as bounds.
+# applies it. {glue:text}`c6_reading` {glue:text}`c6_lr_edge:.0f` of the four best learning rates
+# lie at an edge of the sweep: read those ratios with that in mind.
 #
 # Listen to both trained reconstructions of the target (seed 0, learning rate 1e-3):
 
@@ -260,7 +275,7 @@ claims = [
     Claim("C6", "training without residuals is harder", "harder",
           f"best held-out MSE, fixed/leaky: {ratio['target']:.2f} reconstructing the target, "
           f"{ratio['negated']:.2f} reconstructing its negation ({task_runs[0].last['step']:.0f} steps, "
-          f"best of 3 learning rates, {len(seeds)} seeds)", c6_verdict),
+          f"best of {len(LRS)} learning rates, {len(seeds)} seeds)", c6_verdict),
 ]
 claims_html(claims)
 

@@ -103,8 +103,8 @@ print(f"profile {exp.profile}; untrained fixed design at {START_DB:+.1f} dB; eps
 # the penalties at weight 1, no reconstruction loss, three seeds each. The first configuration
 # is the seed's as we read it.
 #
-# This chapter keeps the first book's raw input scale (`input_scale="raw"`: audio enters about
-# 22 dB below the position codes, {ref}`chapter 3 <input-scale>`); the table's `common_share`
+# This chapter keeps the first book's raw input scale (`input_scale="raw"`: audio enters
+# well below the position codes, {ref}`chapter 3 <input-scale>` measures how far); the table's `common_share`
 # and `swap_*` columns show what that does: the trained outputs barely depend on their inputs
 # ({ref}`chapter 2 <input-independent>` explains why the penalties allow it). The setup
 # table follows the runs.

@@ -91,7 +91,7 @@ print(f"profile {exp.profile}, device {runs[0].meta['device']}, {len(runs)} runs
 
 # %% [markdown]
 # The setup of the baseline run (each remedy changes only the loss line). Like chapter 4, this
-# chapter keeps the first book's raw input scale (`input_scale="raw"`, audio about 22 dB below the
+# chapter keeps the first book's raw input scale (`input_scale="raw"`, audio well below the
 # position codes; {ref}`chapter 3 <input-scale>`), so its numbers are comparable with chapter 4's.
 # The columns `common_share` and `swap_*` of the table below say how far each trained output
 # depends on its inputs at all.
