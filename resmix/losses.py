@@ -106,16 +106,23 @@ class LossTerms:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def reconstruction_reference(target: Tensor, reference: str) -> Tensor:
-    """What the reconstruction term matches: ``"target"`` itself or ``"negated"`` (``-target``).
+def reconstruction_reference(input: Tensor, target: Tensor, reference: str) -> Tensor:
+    """What the reconstruction term matches, ``[B, D, T]``.
 
-    Shape: ``[B, D, T] -> [B, D, T]``.
+    ``"target"``: the target itself. ``"negated"``: ``-target``. ``"product"``: the sample-wise
+    product ``input * target`` rescaled per clip to the target's RMS; for independent
+    zero-mean input and target it is uncorrelated with both, so no mix of them carries any of
+    it, yet each output sample depends only on the two inputs at that sample.
     """
     if reference == "target":
         return target
     if reference == "negated":
         return -target
-    raise ValueError(f"reference must be 'target' or 'negated'; got {reference!r}")
+    if reference == "product":
+        p = input * target
+        scale = target.pow(2).mean((1, 2), keepdim=True).sqrt() / p.pow(2).mean((1, 2), keepdim=True).sqrt().clamp_min(1e-12)
+        return p * scale
+    raise ValueError(f"reference must be one of 'target', 'negated', 'product'; got {reference!r}")
 
 
 def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: LossConfig,
@@ -130,7 +137,7 @@ def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: Loss
     ac = anti_correlation(out, target, cfg.eps)
     nov = novelty(out, [input, parts.output1], cfg.eps)
     if cfg.reconstruction > 0 or cfg.recon_kind == "mse":
-        rec = reconstruction(out, reconstruction_reference(target, cfg.recon_reference), cfg.recon_kind, sample_rate)
+        rec = reconstruction(out, reconstruction_reference(input, target, cfg.recon_reference), cfg.recon_kind, sample_rate)
     else:
         rec = out.new_zeros((), dtype=torch.float32)
     var = variance_hinge(out, target, cfg.variance_gamma)

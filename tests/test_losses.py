@@ -71,7 +71,14 @@ def test_bad_kind():
 
 def test_reconstruction_reference():
     from resmix.losses import reconstruction_reference
-    y = torch.randn(2, 3, 10)
-    assert reconstruction_reference(y, "target") is y and torch.equal(reconstruction_reference(y, "negated"), -y)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 3, 2000, generator=g), torch.randn(2, 3, 2000, generator=g)
+    assert reconstruction_reference(x, y, "target") is y
+    assert torch.equal(reconstruction_reference(x, y, "negated"), -y)
+    p = reconstruction_reference(x, y, "product")
+    assert torch.allclose(p.pow(2).mean((1, 2)).sqrt(), y.pow(2).mean((1, 2)).sqrt())
+    assert torch.allclose(p / (x * y), (p / (x * y))[:, :1, :1].expand_as(p), rtol=1e-4)  # a per-clip rescaling
+    from resmix.metrics import pearson
+    assert (pearson(p, y).abs() < 0.05).all() and (pearson(p, x).abs() < 0.05).all()
     with pytest.raises(ValueError, match="recon_reference"):
         LossConfig(recon_reference="shifted")
