@@ -1,12 +1,14 @@
 # make book : set up .venv (if needed) and build the executed HTML book into _build/html
 # make test : set up .venv (if needed) and run the unit tests and every notebook (nbmake)
 # make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
+# make install-cell: write the chapters' install cell from _config.yml, then pair the notebooks
+# make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench clean
+.PHONY: setup book test bench install-cell gpu-wheels clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,12 +27,19 @@ book: setup
 # open every built page in headless Chromium (skipped, with a message, without Chromium).
 test: setup
 	$(PY) -m pytest tests/ --ignore=tests/browser
-	$(PY) -m pytest --nbmake --nbmake-timeout=900 book/
+	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=0 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m pytest -rs tests/browser
 
 bench: setup
 	$(PY) benchmarks/bench_train.py
+
+install-cell: setup
+	$(PY) tools/install_cell.py
+	$(VENV)/bin/jupytext --sync book/*.ipynb
+
+gpu-wheels: setup
+	PYTHON=$(PY) tools/gpu_wheels.sh
 
 clean:
 	rm -rf _build book/_output results

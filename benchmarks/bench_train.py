@@ -3,11 +3,14 @@
 Both models have the same widths, depth, heads, sequence length and batch; they
 are timed alternately in the same process so that machine noise hits both.
 Prints samples/s for each, their ratio and peak memory (CUDA: allocator peak;
-CPU: process max RSS). Run: ``python benchmarks/bench_train.py [--profiles quick full]``.
+CPU: process max RSS). Run: ``python benchmarks/bench_train.py [--profiles quick full]``;
+``--precision fp32 bf16`` times both (default ``auto``: bf16 autocast where the profile's
+``train.amp`` asks for it, as ``train`` does); ``--json FILE`` also writes the results.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import time
@@ -51,9 +54,8 @@ class ReferenceModel(nn.Module):
         return StageOutputs(b1, o1, b2, b2 + (x + o1 + y) / 3)
 
 
-def step_fn(model, exp, x, y, device):
+def step_fn(model, exp, x, y, device, amp: bool):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    amp = exp.train.amp and device.type == "cuda"
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -89,7 +91,9 @@ def train_flops(exp, batch: int) -> float:
     return 3.0 * forward
 
 
-def bench(profile: str, device: torch.device, rounds: int, steps: int) -> dict:
+def bench(profile: str, device: torch.device, rounds: int, steps: int,
+          precisions: tuple[str, ...] = ("auto",)) -> list[dict]:
+    """One result per precision; every (model, precision) pair is timed in the same rounds."""
     exp = get_profile(profile).with_(model={"residual": "leaky"})
     B = exp.train.batch_size
     xw, yw = make_pairs(B, exp.data, seed=0)
@@ -97,11 +101,12 @@ def bench(profile: str, device: torch.device, rounds: int, steps: int) -> dict:
     torch.manual_seed(0)
     models = {"resmix": TwoStageModel(exp.model).to(device), "nn.TransformerEncoder": ReferenceModel(exp.model).to(device)}
     n_params = {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}
-    steps_fn = {k: step_fn(m, exp, x, y, device) for k, m in models.items()}
+    amps = {q: exp.train.amp if q == "auto" else q == "bf16" for q in precisions}
+    steps_fn = {(k, q): step_fn(m, exp, x, y, device, amp) for q, amp in amps.items() for k, m in models.items()}
     for fn in steps_fn.values():  # warm-up
         time_steps(fn, 3, device)
-    times = {k: [] for k in models}
-    for _ in range(rounds):  # alternate, so drift and noise hit both
+    times = {k: [] for k in steps_fn}
+    for _ in range(rounds):  # alternate, so drift and noise (other users of the machine) hit all alike
         for k, fn in steps_fn.items():
             times[k].append(time_steps(fn, steps, device))
     peak = {}
@@ -110,10 +115,15 @@ def bench(profile: str, device: torch.device, rounds: int, steps: int) -> dict:
             torch.cuda.reset_peak_memory_stats()
             time_steps(fn, 2, device)
             peak[k] = torch.cuda.max_memory_allocated() / 2 ** 20
-    sps = {k: B / statistics.median(v) for k, v in times.items()}
-    return {"profile": profile, "batch": B, "gflops_per_step": train_flops(exp, B) / 1e9, "T": exp.data.n_frames, "D": exp.data.frame_size,
-            "d_model": exp.model.d_model, "layers": exp.model.n_layers, "params": n_params,
-            "samples_per_s": sps, "ratio": sps["resmix"] / sps["nn.TransformerEncoder"], "peak_mib": peak}
+    out = []
+    for q, amp in amps.items():
+        sps = {k: B / statistics.median(times[k, q]) for k in models}
+        out.append({"profile": profile, "precision": "bf16" if amp else "fp32", "batch": B,
+                    "gflops_per_step": train_flops(exp, B) / 1e9, "T": exp.data.n_frames, "D": exp.data.frame_size,
+                    "d_model": exp.model.d_model, "layers": exp.model.n_layers, "params": n_params,
+                    "samples_per_s": sps, "ratio": sps["resmix"] / sps["nn.TransformerEncoder"],
+                    "peak_mib": {k: peak[k, q] for k in models if (k, q) in peak}})
+    return out
 
 
 def main() -> None:
@@ -122,17 +132,27 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     ap.add_argument("--steps", type=int, default=5, help="training steps per round")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                    help="auto: bf16 autocast where the profile's train.amp is set (as train does)")
     ap.add_argument("--peak-gflops", type=float, default=None,
-                    help="the machine's measured fp32 matmul peak, to report the fraction reached "
-                         "(about 200 on the 2-core development machine)")
+                    help="the machine's measured matmul peak, to report the fraction reached "
+                         "(fp32: about 200 on the 2-core development machine)")
+    ap.add_argument("--peak-tflops", type=float, default=None,
+                    help="the same in TFLOP/s, for a GPU (bf16: about 790 measured on an H200)")
+    ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args()
+    if args.peak_tflops:
+        args.peak_gflops = args.peak_tflops * 1e3
     from resmix.train import provenance, resolve_device
     device = resolve_device(args.device)
     prov = provenance(device)
     print(f"device {prov['device']} ({prov['device_name']}), torch {prov['torch']}, threads {prov['threads']}")
-    for profile in args.profiles:
-        r = bench(profile, device, args.rounds, args.steps)
-        print(f"\n[{profile}] batch {r['batch']}, T={r['T']}, D={r['D']}, d_model={r['d_model']}, "
+    results = []
+    for r in (r for p in args.profiles for r in bench(p, device, args.rounds, args.steps, tuple(args.precision))):
+        r["achieved_gflops"] = {k: r["gflops_per_step"] * v / r["batch"] for k, v in r["samples_per_s"].items()}
+        r["fraction_of_peak"] = {k: v / args.peak_gflops for k, v in r["achieved_gflops"].items()} if args.peak_gflops else None
+        results.append(r)
+        print(f"\n[{r['profile']}, {r['precision']}] batch {r['batch']}, T={r['T']}, D={r['D']}, d_model={r['d_model']}, "
               f"{r['layers']} layers/stage, params {r['params']['resmix']:,} vs {r['params']['nn.TransformerEncoder']:,}")
         for k, v in r["samples_per_s"].items():
             mem = f", peak {r['peak_mib'][k]:.0f} MiB" if k in r["peak_mib"] else ""
@@ -140,6 +160,9 @@ def main() -> None:
             frac = f" ({gflops / args.peak_gflops:.0%} of peak)" if args.peak_gflops else ""
             print(f"  {k:<22} {v:10.1f} samples/s, ~{gflops:.1f} GFLOP/s{frac}{mem}")
         print(f"  ratio resmix / nn.TransformerEncoder: {r['ratio']:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"provenance": prov, "peak_gflops": args.peak_gflops, "results": results}, f, indent=1)
     if device.type == "cpu":
         print(f"\npeak process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 

@@ -204,7 +204,7 @@ class TrainConfig:
     decay: str = "all"
     grad_clip: float = 1.0  # clip the global gradient norm; 0 turns clipping off
     seed: int = 0  # model initialisation and batch order
-    amp: bool = False  # bf16 autocast (CUDA only; ignored on CPU)
+    amp: bool = False  # bf16 autocast on CUDA and CPU; full only: on CPU it speeds a full step, slows a quick one
     device: str = "auto"  # "auto": CUDA when available, else CPU
     # CPU threads of the run. Part of the run's settings (and key) because the thread
     # count changes how float sums are split, and so the last digits of every number;

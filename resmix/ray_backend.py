@@ -60,7 +60,8 @@ def run_grid_ray(exps: Sequence[Experiment], results: str | os.PathLike, *, addr
         exps: the runs.
         results: the results folder, seen by every node.
         address: ``"HOST:PORT"`` of a running cluster; ``None``: Ray's own lookup.
-        num_cpus: CPUs reserved per run (also its torch thread count).
+        num_cpus: CPUs reserved per run; the run itself uses ``exp.train.threads`` threads (part of
+            its key, so a grid gives the same numbers on any backend): reserve at least that many.
         num_gpus: GPUs per run, fractions allowed; ``None``: 1 where the cluster has GPUs, else 0.
         max_retries: how often a task whose worker died is started again (it resumes
             from its checkpoint).

@@ -209,15 +209,15 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
         if bar is not None:
             bar.update()
 
-    if backend == "ray":
+    if backend == "ray" and todo:  # all stored: nothing to submit, no cluster needed
         from .ray_backend import run_grid_ray
         hs = run_grid_ray([exps[i] for i in todo], results, address=address,
                           on_done=lambda j: done(todo[j]), **(ray_options or {}))
         out.update(zip(todo, hs))
-    elif workers <= 1:
+    elif backend == "local" and workers <= 1:
         for i in todo:
             done(i, run_one(exps[i], results))
-    elif todo:
+    elif backend == "local" and todo:
         import multiprocessing as mp
         from concurrent.futures import as_completed
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:

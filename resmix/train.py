@@ -236,11 +236,13 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
                              "delete it or pass another checkpoint path")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["generator"].cpu())  # map_location moved every tensor to the device
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if device.type == "cuda" and "cuda_rng" in state:  # absent in checkpoints written on CPU
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         history.records, start = state["records"], len(state["records"])
-    use_amp = exp.train.amp and device.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
+    use_amp = exp.train.amp and device.type in ("cuda", "cpu")
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else nullcontext
     n, bs = x_all.shape[0], exp.train.batch_size
     epochs = range(start, exp.train.epochs)
     if progress:
@@ -286,9 +288,10 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
         record["seconds"] = time.perf_counter() - t0
         history.records.append(record)
         if ckpt_path:
+            rng = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
             _save_atomic({"experiment": exp.to_dict(), "model": model.state_dict(),
                           "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                          "torch_rng": torch.get_rng_state(), "records": history.records}, ckpt_path)
+                          "torch_rng": torch.get_rng_state(), "records": history.records} | rng, ckpt_path)
         if progress:
             epochs.set_postfix(rms=f"{record['val_rms_output']:.3g}", corr=f"{record['val_corr_target']:.3f}")
         if callback:

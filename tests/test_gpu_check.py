@@ -51,7 +51,8 @@ def test_bench_step_and_report_on_cpu(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| benchmark, quick and full sizes | ok |" in report
     assert "| quick (batch 32, d_model 64) | fp32 | resmix |" in report
-    assert json.loads((tmp_path / "env.txt").read_text())["cuda_available"] is False
+    import torch
+    assert json.loads((tmp_path / "env.txt").read_text())["cuda_available"] is torch.cuda.is_available()
 
 
 def test_report_reads_logs_and_bench(tmp_path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, prepared to run unattended on a bare GPU machine (torch preinstalled at
-# python3, no network) in about 8 minutes:
+# python3, no network) in about 8 minutes (time limits per step: 180 + 120 + 210 s):
 #   1. the unit tests on CUDA (tests/test_cuda.py must pass, not skip; then the rest),
 #   2. the benchmark at the quick and full sizes, fp32 and bf16 (samples/s, achieved TFLOP/s,
 #      the fraction of the bf16 peak you pass, the ratio to the nn.TransformerEncoder twin),
@@ -57,7 +57,7 @@ else
 fi
 has tests && PLAN+=("tests: $PY -m pytest tests/test_cuda.py, then tests/ --ignore=tests/browser --ignore=tests/test_book.py --ignore=tests/test_install_cell.py")
 has bench && PLAN+=("bench: $PY benchmarks/bench_train.py --profiles quick full --precision fp32 bf16 --peak-tflops $PEAK_TFLOPS $BENCH_ARGS")
-has chapter && PLAN+=("chapter: RESMIX_PROFILE=full $PY -m pytest --nbmake --nbmake-timeout=420 book/$CHAPTER.ipynb")
+has chapter && PLAN+=("chapter: RESMIX_PROFILE=full $PY -m pytest --nbmake --nbmake-timeout=200 book/$CHAPTER.ipynb")
 PLAN+=("report: $OUTDIR/report.md")
 if [ "$DRY" = 1 ]; then
   printf '%s\n' "${PLAN[@]}"
@@ -106,15 +106,15 @@ run_tests() {  # the CUDA tests first (on a GPU they must pass, not skip), then 
     --ignore=tests/test_book.py --ignore=tests/test_install_cell.py
 }
 if has tests; then
-  step tests 240 run_tests
+  step tests 180 run_tests
 fi
 if has bench; then
-  step bench 180 "$PY" benchmarks/bench_train.py --profiles quick full --precision fp32 bf16 \
+  step bench 120 "$PY" benchmarks/bench_train.py --profiles quick full --precision fp32 bf16 \
     --peak-tflops "$PEAK_TFLOPS" --json "$OUTDIR/bench.json" $BENCH_ARGS
 fi
 if has chapter; then
-  step chapter 450 env RESMIX_PROFILE=full "$PY" -m pytest -p no:cacheprovider -q --nbmake \
-    --nbmake-timeout=420 "book/$CHAPTER.ipynb"
+  step chapter 210 env RESMIX_PROFILE=full "$PY" -m pytest -p no:cacheprovider -q --nbmake \
+    --nbmake-timeout=200 "book/$CHAPTER.ipynb"
 fi
 "$PY" tools/gpu_report.py "$OUTDIR" --chapter "$CHAPTER" --seconds $(( $(date +%s) - START )) "${STATUS[@]}" || exit 1
 cat "$OUTDIR/report.md"

@@ -62,7 +62,7 @@ def report(out: Path, steps: dict[str, tuple[int, int]], chapter: str, seconds: 
         b = json.loads(bench.read_text())
         peak = b.get("peak_gflops")
         lines += ["", "## Benchmark", "", f"Training steps (forward, backward, AdamW); bf16 peak taken as "
-                  f"{peak / 1e3:.0f} TFLOP/s." if peak else "Training steps; no peak given.", "", *bench_table(b)]
+                  f"{peak / 1e3:g} TFLOP/s." if peak else "Training steps; no peak given.", "", *bench_table(b)]
     return "\n".join(lines) + "\n"
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("steps", nargs="*", metavar="NAME=RC:SECONDS")
     ap.add_argument("--chapter", default="01_leaky")
     ap.add_argument("--seconds", type=int)
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     steps = {}
     for s in args.steps:
         m = re.fullmatch(r"(\w+)=(\d+):(\d+)", s)

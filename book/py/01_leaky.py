@@ -53,7 +53,7 @@ from resmix.config import get_profile
 from resmix.data import frame, held_out, unframe
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_html, require
+from resmix.report import Claim, claims_html, glue_all, require
 
 exp = get_profile()
 cfg = exp.data
@@ -91,13 +91,11 @@ err1 = float((p0.output1 - 0.5 * (x + y)).abs().max())
 err2 = float((p0.output2 - 0.5 * (x + y)).abs().max())
 probe0 = metrics.leak_probe(p0.output1, x, y).means()
 corr0 = float(metrics.pearson(p0.output2, y).mean())
-glue("c1_err1", err1, display=False)
-glue("c1_err2", err2, display=False)
-glue("c1_a", probe0["a"], display=False)
-glue("c1_b", probe0["b"], display=False)
-glue("c1_r2", probe0["r2"], display=False)
-glue("c1_corr", corr0, display=False)
 print(metrics.level_report(p0.output2, x, y))
+
+# %% tags=["remove-cell"]
+glue_all({"c1_err1": err1, "c1_err2": err2, "c1_a": probe0["a"], "c1_b": probe0["b"], "c1_r2": probe0["r2"],
+          "c1_corr": corr0})
 
 # %% [markdown]
 # Stage 1's output differs from $\tfrac12(I+T)$ by at most {glue:text}`c1_err1:.1e`, and
@@ -120,11 +118,11 @@ with torch.no_grad():
 branch_rms = float(metrics.rms(p.branch2).mean())
 resid_rms = float(metrics.rms(p.output2 - p.branch2).mean())
 corr_init = float(metrics.pearson(p.output2, y).mean())
-glue("init_branch_rms", branch_rms, display=False)
-glue("init_resid_rms", resid_rms, display=False)
-glue("init_ratio", branch_rms / resid_rms, display=False)
-glue("init_corr", corr_init, display=False)
 print(metrics.level_report(p.output2, x, y))
+
+# %% tags=["remove-cell"]
+glue_all({"init_branch_rms": branch_rms, "init_resid_rms": resid_rms, "init_ratio": branch_rms / resid_rms,
+          "init_corr": corr_init})
 
 # %% [markdown]
 # At default initialisation stage 2's learned branch has RMS {glue:text}`init_branch_rms:.3f`
@@ -158,7 +156,9 @@ claims = [
           f"default init: branch {branch_rms / resid_rms:.1f}x the residual",
           "supported" if c1_ok else "refuted"),
 ]
+claims_html(claims)
+
+# %% tags=["remove-cell"]
 require(claims, {"C1": "supported"})  # the text above relies on this verdict
 assert branch_rms > resid_rms, "the text says the default-init branch is louder than the residual"
 glue("claims", claims_html(claims), display=False)  # for the introduction's findings table
-claims_html(claims)
