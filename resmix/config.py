@@ -25,6 +25,8 @@ RESIDUALS = ("leaky", "none")
 INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
 RECON_REFERENCES = ("target", "negated", "product")
+CORR_AXES = ("clip", "frame", "batch")
+DECAY_TARGETS = ("all", "weights")
 PROFILES = ("quick", "full")
 
 
@@ -130,6 +132,11 @@ class ModelConfig:
     residual: str = "leaky"  # "leaky": the seed's averages; "none": the fixed design
     zero_init_output: bool = False  # True: output projections start at zero ("zero learning")
     output_gain: float = 1.0  # scales the output projections' initial weights; 1 = PyTorch's default
+    # A fixed, non-trainable factor on each stage's output branch (a buffer, not a parameter).
+    # It sets the starting level without shrinking the trainable weights: output_gain also
+    # shrinks them, so Adam's fixed-size steps become large relative to them and start level
+    # and effective learning rate move together. 1 = no factor (the model of 0.2.0 exactly).
+    output_scale: float = 1.0
     # How each stream enters the input projection. "rms": divided by its per-clip RMS, so audio
     # at any level meets the unit-amplitude position codes at about their level; "raw": as is
     # (the first book: 0.1-RMS audio sat well below the position codes; chapter 3 measures it). Chapter 3
@@ -147,6 +154,7 @@ class ModelConfig:
         _check_range(self, "n_layers", 0)  # 0: no encoder blocks, a linear stage
         _check_range(self, "dropout", 0, 1, high_open=True)
         _check_range(self, "output_gain")
+        _check_range(self, "output_scale", 0, low_open=True)  # 0 would cut every gradient to the branch
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
@@ -165,6 +173,12 @@ class LossConfig:
     variance: float = 0.0  # weight of the VICReg-style variance hinge (off by default)
     variance_gamma: float = 1.0  # hinge floor, as a fraction of the target's standard deviation
     eps: float = 1e-8  # the epsilon in Pearson's denominator; see chapter 4
+    # What one correlation of the anti-correlation and novelty losses is computed over:
+    # "clip": each clip over D x T (the seed's and 0.2.0's definition); "frame": each frame over
+    # its D samples, then averaged; "batch": one correlation pooled over the whole batch.
+    # Chapter 4 crosses it with epsilon: the product of standard deviations that epsilon is
+    # compared with differs per definition.
+    corr_axes: str = "clip"
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -172,6 +186,8 @@ class LossConfig:
             raise ValueError(f"recon_kind must be one of {RECON_KINDS}; got {self.recon_kind!r}")
         if self.recon_reference not in RECON_REFERENCES:
             raise ValueError(f"recon_reference must be one of {RECON_REFERENCES}; got {self.recon_reference!r}")
+        if self.corr_axes not in CORR_AXES:
+            raise ValueError(f"LossConfig.corr_axes must be one of {CORR_AXES}; got {self.corr_axes!r}")
         for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps"):
             _check_range(self, name, 0)
 
@@ -182,6 +198,10 @@ class TrainConfig:
     batch_size: int = 32  # 4 steps per epoch at the quick data size
     lr: float = 1e-3  # AdamW, the pilot's rate
     weight_decay: float = 0.01  # torch's AdamW default; chapter 4 ablates it
+    # Which parameters AdamW decays: "all" (torch's default, and 0.2.0's), or "weights": only the
+    # weight matrices, not biases and LayerNorm gains and shifts (nanoGPT's and BERT's choice).
+    # Decay pulls each decayed coordinate towards an RMS of about sqrt(lr / (2 weight_decay)).
+    decay: str = "all"
     grad_clip: float = 1.0  # clip the global gradient norm; 0 turns clipping off
     seed: int = 0  # model initialisation and batch order
     amp: bool = False  # bf16 autocast on CUDA and CPU; full only: on CPU it speeds a full step, slows a quick one
@@ -197,6 +217,8 @@ class TrainConfig:
             _check_range(self, name, 1)
         _check_range(self, "lr", 0, low_open=True)
         _check_range(self, "weight_decay", 0)
+        if self.decay not in DECAY_TARGETS:
+            raise ValueError(f"TrainConfig.decay must be one of {DECAY_TARGETS}; got {self.decay!r}")
         _check_range(self, "grad_clip", 0)
         _check_range(self, "seed", 0)
 

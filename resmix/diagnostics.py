@@ -96,6 +96,18 @@ def output_gain_for(level_db: float, untrained_db: float) -> float:
     return 10 ** ((level_db - untrained_db) / 20)
 
 
+def output_scale_for(level_db: float, untrained_db: float) -> float:
+    """``ModelConfig.output_scale`` (the frozen gain) that moves an untrained output from ``untrained_db`` to ``level_db``.
+
+    The same factor as :func:`output_gain_for`, but applied by a constant outside the trainable
+    weights, so the weights keep PyTorch's initial size and Adam's steps their relative size.
+    Exact at initialisation for ``residual="none"`` with ``input_scale="rms"`` (stage 2 sees
+    stage 1's output at unit RMS, so only stage 2's own factor reaches the output); with the
+    leaky residual the parameter-free averages are not scaled and the level moves less.
+    """
+    return 10 ** ((level_db - untrained_db) / 20)
+
+
 @dataclass
 class Decomposition:
     """An output split into what is a mix of the inputs, what every clip shares, and the rest.

@@ -20,16 +20,45 @@ from .metrics import pearson
 from .models import StageOutputs
 
 
-def anti_correlation(output: Tensor, target: Tensor, eps: float) -> Tensor:
-    """Mean over the batch of ``|pearson(output, target)|`` with denominator ``s_o s_t + eps``."""
-    return pearson(output, target, eps, finite=False).abs().mean()
+def correlations(a: Tensor, b: Tensor, eps: float, axes: str = "clip") -> Tensor:
+    """Pearson correlations ``cov / (s_a s_b + eps)`` over the units ``axes`` names: ``[B, D, T] -> [U]``.
+
+    ``"clip"`` and ``"batch"`` also take any ``[B, ...]`` (waveforms ``[B, N]``).
+
+    - ``"clip"``: one per clip over its ``D x T`` values, ``U = B`` (:func:`~resmix.metrics.pearson`);
+    - ``"frame"``: one per frame over its ``D`` samples, ``U = B * T`` (means, standard deviations
+      and covariance all per frame, so ``eps`` meets each frame's ``s_a s_b``);
+    - ``"batch"``: one pooled over all ``B x D x T`` values (one mean for the whole batch), ``U = 1``.
+
+    With ``eps = 0`` a unit where either signal is constant gives NaN (0/0); ``"frame"`` has
+    the most such units (a silent frame is enough).
+    """
+    check_same_shape("[B, D, T]", a=a, b=b)
+    if axes == "clip":
+        return pearson(a, b, eps, finite=False)  # (B,)
+    if axes == "frame":
+        if a.ndim != 3:
+            raise ValueError(f"per-frame correlations need model tensors [B, D, T]; got {list(a.shape)}")
+        a, b = (t.transpose(1, 2).reshape(-1, t.shape[1]) for t in (a, b))  # (B*T, D): a frame per row
+        return pearson(a, b, eps, finite=False)  # (B*T,)
+    if axes == "batch":
+        return pearson(a.reshape(1, -1), b.reshape(1, -1), eps, finite=False)  # (1,)
+    raise ValueError(f"axes must be one of 'clip', 'frame', 'batch'; got {axes!r}")
 
 
-def novelty(output: Tensor, references: Sequence[Tensor], eps: float) -> Tensor:
-    """Mean over the batch of ``max_r |pearson(output, r)|``: penalises copying any reference."""
+def anti_correlation(output: Tensor, target: Tensor, eps: float, axes: str = "clip") -> Tensor:
+    """``mean_u |rho_u(output, target)|`` over the units of :func:`correlations` (``axes``).
+
+    ``rho_u = cov_u / (s_o,u s_t,u + eps)``; with ``axes="clip"`` the batch mean of per-clip |Pearson|.
+    """
+    return correlations(output, target, eps, axes).abs().mean()
+
+
+def novelty(output: Tensor, references: Sequence[Tensor], eps: float, axes: str = "clip") -> Tensor:
+    """``mean_u max_r |rho_u(output, r)|``: penalises copying any reference, per unit of ``axes``."""
     if not references:
         raise ValueError("novelty needs at least one reference tensor")
-    rho = torch.stack([pearson(output, r, eps, finite=False).abs() for r in references])  # (R, B)
+    rho = torch.stack([correlations(output, r, eps, axes).abs() for r in references])  # (R, U)
     return rho.max(0).values.mean()
 
 
@@ -129,13 +158,15 @@ def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: Loss
                    sample_rate: int) -> LossTerms:
     """All loss terms on the final output ``parts.output2``; novelty also against ``output1``.
 
+    The correlations of the anti-correlation and novelty terms are over ``cfg.corr_axes``.
+
     Terms whose weight is zero are still computed and reported (they are cheap
     and show what the optimiser ignores), except the STFT reconstruction,
     which is skipped at weight zero.
     """
     out = parts.output2
-    ac = anti_correlation(out, target, cfg.eps)
-    nov = novelty(out, [input, parts.output1], cfg.eps)
+    ac = anti_correlation(out, target, cfg.eps, cfg.corr_axes)
+    nov = novelty(out, [input, parts.output1], cfg.eps, cfg.corr_axes)
     if cfg.reconstruction > 0 or cfg.recon_kind == "mse":
         rec = reconstruction(out, reconstruction_reference(input, target, cfg.recon_reference), cfg.recon_kind, sample_rate)
     else:

@@ -14,11 +14,12 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .criteria import LAG_WINDOW_SECONDS
 from .data import unframe
 from .metrics import (common_share, lagged_correlation, leak_probe, log_spectral_distance, pearson,
                       predicted_abs_correlation, rms, spectral_flatness, swap_sensitivity)
 
-MAX_LAG_SECONDS = 0.01  # copies within +-10 ms count: a phase-blind loss found ~1.5 ms shifts
+MAX_LAG_SECONDS = LAG_WINDOW_SECONDS  # +-10 ms; the reason is beside it in resmix.criteria
 
 
 def max_lag_samples(sample_rate: int) -> int:

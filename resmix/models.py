@@ -65,7 +65,11 @@ class Block(nn.Module):
 
 
 class Stage(nn.Module):
-    """One stage: ``k`` streams ``[B, D, T]`` in, one learned branch ``[B, D, T]`` out."""
+    """One stage: ``k`` streams ``[B, D, T]`` in, one learned branch ``[B, D, T]`` out.
+
+    The branch is ``output_scale * out(norm(h))``, with ``output_scale`` a frozen constant
+    (``ModelConfig.output_scale``); ``output_gain`` instead scales ``out``'s initial weights.
+    """
 
     def __init__(self, n_streams: int, cfg: ModelConfig):
         super().__init__()
@@ -75,6 +79,9 @@ class Stage(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, cfg.dim)
         self.input_scale = cfg.input_scale
+        # frozen: a buffer moves with .to(device) but is no parameter, so no optimizer or weight
+        # decay sees it; not persistent, so state dicts stay those of 0.2.0 (the config holds it)
+        self.register_buffer("output_scale", torch.tensor(float(cfg.output_scale)), persistent=False)
         if cfg.zero_init_output:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
@@ -97,7 +104,7 @@ class Stage(nn.Module):
         h = h + pos  # (B, T, C)
         for block in self.blocks:
             h = block(h)
-        return self.out(self.norm(h)).transpose(1, 2)  # (B, D, T)
+        return (self.output_scale * self.out(self.norm(h))).transpose(1, 2)  # (B, D, T)
 
 
 @dataclass

@@ -73,6 +73,15 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
     return out
 
 
+# Settings added after 0.2.0 (whose run keys the chapters store): a run at their default is
+# the same computation as before they existed, so its key leaves them out and stays the same.
+KEYED_ONLY_WHEN_SET = (("model", "output_scale"), ("loss", "corr_axes"), ("train", "decay"))
+
+
+def _default(section: str, name: str) -> Any:
+    return getattr(getattr(Experiment(), section), name)
+
+
 def run_key(exp: Experiment) -> str:
     """A stable hash of what makes a run's numbers: the file name of its result.
 
@@ -81,6 +90,9 @@ def run_key(exp: Experiment) -> str:
     """
     settings = exp.to_dict()
     settings.pop("name")
+    for section, name in KEYED_ONLY_WHEN_SET:  # at their defaults they change nothing: old keys hold
+        if settings[section][name] == _default(section, name):
+            del settings[section][name]
     settings["resmix_version"] = __version__
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -25,6 +25,7 @@ from ._checks import check_same_shape, check_tensor
 from ._io import atomic_path, set_aside
 from .config import Experiment
 from .data import frame, held_out, make_pairs
+from .dynamics import make_optimizer, weight_rms
 from .losses import compute_losses
 from .measure import measure
 from .metrics import pearson, rms
@@ -42,7 +43,7 @@ class History:
 
     ``records[i]`` is a flat dict of floats for epoch ``i + 1`` (keys such as ``epoch``,
     ``step`` (optimizer steps so far), ``val_rms_output``, ``val_common_share``,
-    ``train_total``). ``model`` is the trained model (not serialised).
+    ``train_total``, ``weight_rms_output``). ``model`` is the trained model (not serialised).
     """
 
     experiment: Experiment
@@ -222,7 +223,7 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
     val_data = tuple(w.to(device) for w in val_data)  # moved once, not every epoch
     torch.manual_seed(exp.train.seed)
     model = TwoStageModel(exp.model).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=exp.train.lr, weight_decay=exp.train.weight_decay)
+    opt = make_optimizer(model, exp.train)
     gen = torch.Generator().manual_seed(exp.train.seed)
     history = History(exp, meta=provenance(device) | {"seed": exp.train.seed,
                                                                 "profile": exp.profile})
@@ -277,6 +278,8 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
         record = {"epoch": float(epoch + 1), "step": float((epoch + 1) * steps)}
         record |= {f"train_{k}": v for k, v in zip(terms.items(), means)}
         record |= {"grad_norm_stage1": means[-2], "grad_norm_stage2": means[-1]}
+        weights = weight_rms(model)  # beside dynamics.equilibrium_rms: where AdamW pulls them
+        record |= {"weight_rms_output": weights.output, "weight_rms_matrices": weights.matrices}
         try:
             val = evaluate(model, *val_data, exp)
         except NonFiniteLossError as e:  # the epoch's last update diverged: no training step saw it

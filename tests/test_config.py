@@ -59,3 +59,14 @@ def test_sections_must_be_configs_and_numpy_scalars_become_python_ones():
     assert type(t.epochs) is int and type(t.lr) is float and type(t.amp) is bool
     assert ModelConfig(n_layers=0).n_layers == 0  # a linear stage is a valid ablation
     assert LossConfig(reconstruction=0).reconstruction == 0  # ints stay ints: run keys do not change
+
+
+def test_new_options_default_to_the_old_behaviour_and_are_validated():
+    assert ModelConfig().output_scale == 1.0 and LossConfig().corr_axes == "clip" and TrainConfig().decay == "all"
+    with pytest.raises(ValueError, match=r"ModelConfig.output_scale must be a finite number > 0; got 0"):
+        ModelConfig(output_scale=0)
+    with pytest.raises(ValueError, match=r"TrainConfig.decay must be one of \('all', 'weights'\); got 'bias'"):
+        TrainConfig(decay="bias")
+    with pytest.raises(ValueError, match=r"LossConfig.corr_axes must be one of \('clip', 'frame', 'batch'\)"):
+        LossConfig(corr_axes="time")
+    assert Experiment.from_dict(quick().with_(train={"decay": "weights"}).to_dict()).train.decay == "weights"

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,54 @@ def test_reconstruction_reference():
     assert (pearson(p, y).abs() < 0.05).all() and (pearson(p, x).abs() < 0.05).all()
     with pytest.raises(ValueError, match="recon_reference"):
         LossConfig(recon_reference="shifted")
+
+
+def _np_pearson(a, b, eps):
+    a, b = a - a.mean(), b - b.mean()
+    return (a * b).mean() / (np.sqrt((a ** 2).mean()) * np.sqrt((b ** 2).mean()) + eps)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-3])
+def test_correlation_axes_against_numpy(pair, eps):
+    x, y = (frame(w, 32) for w in pair)  # (B, D, T)
+    a, b = x.double().numpy(), (0.3 * x + y).double().numpy()
+    B, D, T = a.shape
+    clip = [_np_pearson(a[i], b[i], eps) for i in range(B)]
+    per_frame = [[_np_pearson(a[i, :, t], b[i, :, t], eps) for t in range(T)] for i in range(B)]
+    pooled = _np_pearson(a, b, eps)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    assert L.correlations(ta, tb, eps, "clip").numpy() == pytest.approx(clip, rel=1e-5)
+    assert L.correlations(ta, tb, eps, "frame").numpy() == pytest.approx(np.ravel(per_frame), rel=1e-4)
+    assert L.correlations(ta, tb, eps, "batch").numpy() == pytest.approx([pooled], rel=1e-5)
+    assert float(L.anti_correlation(ta, tb, eps, "frame")) == pytest.approx(np.abs(per_frame).mean(), rel=1e-4)
+    nov = np.maximum(np.abs(per_frame), [[abs(_np_pearson(a[i, :, t], a[i, :, t], eps)) for t in range(T)]
+                                          for i in range(B)]).mean()
+    assert float(L.novelty(ta, [tb, ta], eps, "frame")) == pytest.approx(nov, rel=1e-4)
+
+
+def test_correlation_definitions_differ_and_frame_needs_frames(pair):
+    x, y = (frame(w, 32) for w in pair)
+    loud = torch.arange(1, x.shape[0] + 1.0)[:, None, None]  # clips at different levels: pooling weighs them
+    out = (0.2 * y + x) * loud
+    values = {ax: float(L.anti_correlation(out, y, 1e-8, ax)) for ax in ("clip", "frame", "batch")}
+    assert len({round(v, 4) for v in values.values()}) == 3
+    with pytest.raises(ValueError, match="per-frame correlations need model tensors"):
+        L.correlations(pair[0], pair[1], 0.0, "frame")
+    with pytest.raises(ValueError, match="axes must be one of"):
+        L.correlations(x, y, 0.0, "time")
+
+
+def test_default_correlation_keeps_the_old_numbers(pair):
+    """corr_axes="clip" is exactly 0.2.0's loss: the batch mean of per-clip |pearson|."""
+    from resmix.metrics import pearson
+    x, y = (frame(w, 32) for w in pair)
+    torch.manual_seed(0)
+    o1, o2 = 0.5 * x + 0.1 * torch.randn_like(x), 0.3 * y - 0.2 * x + 0.1 * torch.randn_like(x)
+    parts = StageOutputs(o1, o1, o2, o2)
+    terms = L.compute_losses(parts, x, y, LossConfig(eps=1e-3), SR)
+    assert LossConfig().corr_axes == "clip"
+    assert torch.equal(terms.anti_correlation, pearson(o2, y, 1e-3, finite=False).abs().mean())
+    old_novelty = torch.stack([pearson(o2, r, 1e-3, finite=False).abs() for r in (x, o1)]).max(0).values.mean()
+    assert torch.equal(terms.novelty, old_novelty)
+    framed = L.compute_losses(parts, x, y, LossConfig(eps=1e-3, corr_axes="frame"), SR)
+    assert not torch.equal(framed.anti_correlation, terms.anti_correlation)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -97,3 +99,31 @@ def test_other_float_dtypes_are_cast_to_the_models(dtype):
     _, out = model(x.to(dtype), y.to(dtype))
     _, ref = model(x.to(dtype).float(), y.to(dtype).float())
     assert out.dtype == torch.float32 and torch.equal(out, ref)
+
+
+def test_output_scale_is_a_frozen_gain_that_moves_the_start_level():
+    from resmix.diagnostics import output_scale_for
+    from resmix.metrics import rms_ratio_db
+    x, y = _batch()
+    cfg = ModelConfig(d_model=16, n_layers=1, n_heads=2, residual="none")
+    torch.manual_seed(0)
+    base = TwoStageModel(cfg)
+    scale = output_scale_for(-12.0, 0.0)  # 12 dB quieter
+    torch.manual_seed(0)
+    quiet = TwoStageModel(dataclasses.replace(cfg, output_scale=scale))
+    with torch.no_grad():
+        shift = float((rms_ratio_db(quiet(x, y)[1], y) - rms_ratio_db(base(x, y)[1], y)).mean())
+    assert shift == pytest.approx(-12.0, abs=0.01)
+    assert all(torch.equal(a, b) for a, b in zip(base.parameters(), quiet.parameters()))
+    assert not any(p is quiet.stage2.output_scale for p in quiet.parameters())
+    assert float(quiet.stage1.output_scale) == pytest.approx(scale)
+    assert quiet.state_dict().keys() == base.state_dict().keys()  # 0.2.0's stored models still load
+
+
+def test_output_scale_one_changes_nothing():
+    x, y = _batch()
+    torch.manual_seed(0)
+    a = TwoStageModel(ModelConfig(d_model=16, n_layers=1, n_heads=2))
+    torch.manual_seed(0)
+    b = TwoStageModel(ModelConfig(d_model=16, n_layers=1, n_heads=2, output_scale=1.0))
+    assert torch.equal(a(x, y)[1], b(x, y)[1])

@@ -172,3 +172,18 @@ def test_a_claimed_run_waits_for_its_owner_then_loads_its_result(tiny, tmp_path,
     claimed.wait()
     assert study.run_one(exp, shared).records == h.records
     t.join()
+
+
+def test_run_keys_of_0_2_0_settings_do_not_change_with_the_new_options(tiny):
+    """Options added after 0.2.0 stay out of the key at their defaults: stored runs keep their keys."""
+    import hashlib
+    import json
+    settings = tiny.to_dict()
+    settings.pop("name")
+    del settings["model"]["output_scale"], settings["loss"]["corr_axes"], settings["train"]["decay"]
+    settings["resmix_version"] = study.__version__
+    old = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    assert study.run_key(tiny) == old
+    changed = [tiny.with_(model={"output_scale": 0.5}), tiny.with_(loss={"corr_axes": "frame"}),
+               tiny.with_(train={"decay": "weights"})]
+    assert len({study.run_key(e) for e in changed} | {old}) == 4

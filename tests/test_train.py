@@ -129,3 +129,13 @@ def test_the_runs_thread_count_decides_whatever_the_callers(tiny):
     assert torch.get_num_threads() == 2 and a.meta["threads"] == e.train.threads == 1
     torch.set_num_threads(1)
     assert _numbers(train(e, progress=False)) == _numbers(a)
+
+
+def test_new_options_train_and_weight_rms_is_recorded(tiny):
+    from resmix.dynamics import weight_rms
+    exp = tiny.with_(train={"epochs": 1, "decay": "weights"}, model={"output_scale": 0.5},
+                     loss={"corr_axes": "frame"})
+    h = train(exp, progress=False)
+    r = weight_rms(h.model)
+    assert h.last["weight_rms_output"] == pytest.approx(r.output)
+    assert h.last["weight_rms_matrices"] == pytest.approx(r.matrices)

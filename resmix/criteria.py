@@ -1,0 +1,91 @@
+"""Every threshold the collapse and remedy verdicts use, in one place, each with its reason.
+
+PRE-REGISTERED: these values were fixed in code (issue 9) before the runs of the re-derived
+chapters 4 and 5, from the first book's definitions, from measurements on held-out data and
+on the known controls of :func:`resmix.score.sanity_table` (never on trained runs), and from
+conventions. They must not be tuned on the runs they judge: a change after seeing results
+makes every analysis that uses it exploratory, and the chapter must say so
+(:data:`EXPLORATORY_NOTE`). Each dataclass is frozen; a chapter that wants another value
+for an exploratory analysis builds its own instance with ``dataclasses.replace`` and labels it.
+
+This module imports nothing from resmix: any layer may read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIXED_BEFORE_RUNS = "issue 9, before the re-derived chapter 4 and 5 runs"
+EXPLORATORY_NOTE = ("Exploratory: this analysis or threshold was chosen after seeing the data; "
+                    "it suggests, it does not confirm.")
+
+# Copies within +-10 ms count: a phase-blind spectral loss learned ~1.5 ms shifts in the first
+# book, and 10 ms (80 samples at 8 kHz) is still shorter than any note's attack-to-decay.
+LAG_WINDOW_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class CollapseCriteria:
+    """When a run has collapsed (chapter 4)."""
+
+    # "Collapsed": the output ends 10x (20 dB) or more below the target's RMS. The seed reported
+    # about 20x; 10x is unambiguous on the level meter and far outside seed-to-seed spread.
+    quiet_db: float = -20.0
+    # ... and it is not a quiet copy: |Pearson| with the target below 0.05 (of the order of
+    # 1/sqrt(N_eff) for an independent output on half-second clips; the first book's value).
+    max_abs_corr: float = 0.05
+    # "Gone quiet": ends below the target's level at all (a weaker, descriptive criterion).
+    quiet_below_db: float = 0.0
+
+    def collapsed(self, level_db: float, corr_target: float) -> bool:
+        """True when ``level_db <= quiet_db`` and ``|corr_target| < max_abs_corr``."""
+        return level_db <= self.quiet_db and abs(corr_target) < self.max_abs_corr
+
+    def quiet(self, level_db: float) -> bool:
+        """True when ``level_db < quiet_below_db``."""
+        return level_db < self.quiet_below_db
+
+
+@dataclass(frozen=True)
+class RemedyCriteria:
+    """The four tests of the remedy score (:func:`resmix.score.remedy_score`, chapter 5)."""
+
+    # Level: within +-6 dB of the target (half to twice its amplitude), the first book's band;
+    # it tells "about as loud as the target" from a collapse (-20 dB) with room on both sides.
+    level_band_db: float = 6.0
+    # Input dependence: swapping the clips' inputs (or targets) changes the output by at least
+    # a quarter of its norm (-12 dB). An input-independent output scores 0, two independent
+    # outputs sqrt(2); penalties-only runs of the first book were near 0.
+    swap_floor: float = 0.25
+    # ... and less than half the output's power is one waveform shared by every clip (the
+    # first book's penalties-only runs had 99-100%; independent clips about 1/B).
+    common_share_ceiling: float = 0.5
+    # No copy: the largest |normalised cross-correlation| within +-LAG_WINDOW_SECONDS with the
+    # clip's own target (or input), minus the same with other clips' (the chance level: tonal,
+    # independent held-out clips reach 0.09 median and up to 0.65 on their own), at most 0.2:
+    # a copy carrying more than about 4% of the output's power fails. Copies score about 0.8.
+    lag_window_seconds: float = LAG_WINDOW_SECONDS  # the window's reason: beside LAG_WINDOW_SECONDS
+    lag_excess_limit: float = 0.2  # the reason: the comment above
+    # Spectral: the log-spectral distance to the other clips' targets minus that to the own
+    # target, averaged over clips, at least 1 dB. White noise at the target's level scores
+    # 0.00 +- 0.01 dB on held-out sets (32 half-second clips), a copy about +21 dB.
+    spectral_margin_db: float = 1.0
+
+
+@dataclass(frozen=True)
+class StatsCriteria:
+    """How differences against the baseline are estimated and read (:mod:`resmix.stats`)."""
+
+    min_seeds: int = 5  # model seeds per configuration a verdict rests on (issue 9)
+    min_data_seeds: int = 2  # data seeds per configuration, crossed with the model seeds
+    confidence: float = 0.95  # two-sided bootstrap interval of the mean paired difference
+    n_resamples: int = 9999  # scipy's default resample count
+    bootstrap_seed: int = 0  # fixed, so the book's intervals are reproducible to the digit
+    method: str = "BCa"  # scipy's default: corrects the percentile interval for bias and skew
+    # A level difference inside +-1 dB is "no difference" (the ear's just-noticeable level
+    # change is about 1 dB); used as the margin of stats.verdict for level metrics.
+    level_margin_db: float = 1.0
+
+
+COLLAPSE = CollapseCriteria()
+REMEDY = RemedyCriteria()
+STATS = StatsCriteria()
