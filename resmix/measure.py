@@ -42,6 +42,7 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
     Pearson, per clip over D x T), ``abs_corr_target``, ``abs_corr_input`` (mean per-clip
     |Pearson|: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
     |normalised cross-correlation| within +-10 ms) and ``*_lag`` (median lag, samples),
+    ``lag_corr_chance`` (the same against another clip's target: what tonal signals reach by chance),
     ``pred_abs_corr_target`` (the |rho| an output independent of the target would show),
     ``probe_a``, ``probe_b``, ``probe_c``, ``probe_r2``, ``common_share``, ``swap_input``,
     ``swap_target``, ``flatness``, ``lsd``.
@@ -66,6 +67,8 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
         "corr_target": pearson(ow, yw, 1e-12), "corr_input": pearson(ow, xw, 1e-12),
         "abs_corr_target": pearson(ow, yw, 1e-12).abs(), "abs_corr_input": pearson(ow, xw, 1e-12).abs(),
         "lag_corr_target": lc_t.value, "lag_corr_input": lc_i.value,
+        # chance level: the same search against another clip's target (tonal clips reach it by luck)
+        "lag_corr_chance": lagged_correlation(ow, yw.roll(1, 0), lag).value,
         "pred_abs_corr_target": predicted_abs_correlation(ow, yw),
         "probe_a": probe.a, "probe_b": probe.b, "probe_c": probe.c, "probe_r2": probe.r2,
         "swap_input": swap.input, "swap_target": swap.target,

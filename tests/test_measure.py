@@ -19,6 +19,7 @@ def test_measure_tells_a_copy_from_a_fixed_waveform_and_a_mix():
     mix = measure(lambda i, t: (i, 0.5 * (i + t)), x, y, 8000)
     assert copy["corr_target"] == pytest.approx(1.0, abs=1e-5) and copy["swap_input"] == 0
     assert copy["rms_ratio_db"] == pytest.approx(0.0, abs=1e-4) and copy["lag_corr_target_lag"] == 0
+    assert copy["lag_corr_target"] > copy["lag_corr_chance"] + 0.5  # a copy stands far above chance
     assert ignore["common_share"] == pytest.approx(1.0, abs=1e-5)
     assert ignore["swap_input"] == 0 and ignore["swap_target"] == 0
     assert ignore["abs_corr_target"] < 0.2 and ignore["pred_abs_corr_target"] < 0.2

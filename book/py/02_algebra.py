@@ -49,6 +49,7 @@ from myst_nb import glue
 from resmix import algebra, metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, held_out, mix_correlated, unframe
+from resmix.criteria import REMEDY
 from resmix.diagnostics import decompose
 from resmix.report import glue_all, setup_html
 from resmix.listen import players
@@ -406,7 +407,7 @@ plots.curves({f"{k} x {w:g}": by_setting[("leaky", k, w)] for k, w in RECON},
 
 # %%
 recon_table = study.summarise(recon_runs, ["loss.recon_kind", "loss.reconstruction", "model.residual"],
-                              ["val_corr_target", "val_lag_corr_target", "val_lag_corr_target_lag",
+                              ["val_corr_target", "val_lag_corr_target", "val_lag_corr_chance", "val_lag_corr_target_lag",
                                "val_probe_b", "val_rms_ratio_db", "val_common_share"])
 recon_table.filter(regex="loss|model|_mean").round(3)
 
@@ -414,18 +415,22 @@ recon_table.filter(regex="loss|model|_mean").round(3)
 C4_HOLDS = 0.5  # fixed before the runs: "stays near 0.7" read as a mean correlation above 0.5
 corr = {(r, k, w): float(v) for r, k, w, v in zip(recon_table["model.residual"], recon_table["loss.recon_kind"],
                                                   recon_table["loss.reconstruction"], recon_table["val_corr_target_mean"])}
-lag = {(r, k, w): (float(v), float(l)) for r, k, w, v, l in zip(
+lag = {(r, k, w): (float(v), float(l), float(c)) for r, k, w, v, l, c in zip(
     recon_table["model.residual"], recon_table["loss.recon_kind"], recon_table["loss.reconstruction"],
-    recon_table["val_lag_corr_target_mean"], recon_table["val_lag_corr_target_lag_mean"])}
+    recon_table["val_lag_corr_target_mean"], recon_table["val_lag_corr_target_lag_mean"],
+    recon_table["val_lag_corr_chance_mean"])}
 holding = [(k, w) for k, w in RECON if corr[("leaky", k, w)] > C4_HOLDS]
 residual_only = [(k, w) for k, w in holding if corr[("none", k, w)] <= C4_HOLDS]  # the residual makes the difference
-hidden = [(r, k, w) for (r, k, w), (v, _) in lag.items() if v > 0.3 and abs(corr[(r, k, w)]) < 0.1]
+# a hidden copy: zero-lag |corr| below 0.1 while the lagged one stands 0.2 above chance (resmix.criteria's margin)
+hidden = [(r, k, w) for (r, k, w), (v, _, c) in lag.items()
+          if v > c + REMEDY.lag_excess_limit and abs(corr[(r, k, w)]) < 0.1]
 glue_all({"c4_n_holding": len(holding), "c4_n_recon": len(RECON), "c4_threshold": C4_HOLDS,
           "c4_holding": ", ".join(f"{k} x {w:g}" for k, w in holding) or "none",
           "c4_fixed_in_holding": ", ".join(f"{corr[('none', k, w)]:.2f}" for k, w in holding) or "-",
           "c4_n_hidden": len(hidden),
-          "c4_hidden": "; ".join(f"{r}, {k} x {w:g}: zero-lag {corr[(r, k, w)]:+.3f}, best {lag[(r, k, w)][0]:.2f} at "
-                                 f"{lag[(r, k, w)][1]:+.0f} samples" for r, k, w in hidden) or "none"})
+          "c4_hidden": "; ".join(f"{r}, {k} x {w:g}: zero-lag {corr[(r, k, w)]:+.3f}, best {lag[(r, k, w)][0]:.2f} "
+                                 f"(chance {lag[(r, k, w)][2]:.2f}) at a median lag of {lag[(r, k, w)][1]:+.0f} samples"
+                                 for r, k, w in hidden) or "none"})
 if holding and not residual_only:
     c4_recon_reading = ("In every setting where the leaky design keeps its correlation, the fixed design, trained the "
                         "same way, keeps it too: the reconstruction term holds the output on the target, not the "
@@ -445,8 +450,9 @@ glue("c4_recon_reading", c4_recon_reading, display=False)
 # fixed design was added after the first runs showed where the correlation survives.
 #
 # **Copies at a lag.** {glue:text}`c4_n_hidden` of these settings produce an output whose
-# zero-lag correlation with the target is below 0.1 while its best correlation within ±10 ms is
-# above 0.3: {glue:text}`c4_hidden`. The MR-STFT loss compares magnitude spectra, which a copy
+# zero-lag correlation with the target is below 0.1 while its best correlation within ±10 ms
+# stands more than 0.2 above chance (the same search against another clip's target, which tonal
+# clips win by luck to some degree): {glue:text}`c4_hidden`. The MR-STFT loss compares magnitude spectra, which a copy
 # shifted by a few samples matches exactly; the anti-correlation penalty and the seed's meter look
 # only at lag 0 and miss it. `resmix.metrics.lagged_correlation` is the check.
 #
