@@ -27,9 +27,12 @@ def max_lag_samples(sample_rate: int) -> int:
     return max(1, round(MAX_LAG_SECONDS * sample_rate))
 
 
-def _final(out) -> Tensor:
+def final_output(out) -> Tensor:
     """The last output when a model returns several (like TwoStageModel's (output1, output2))."""
     return out[-1] if isinstance(out, (tuple, list)) else out
+
+
+_final = final_output  # the package's internal name
 
 
 @torch.no_grad()
