@@ -24,7 +24,7 @@ import numpy as np
 RESIDUALS = ("leaky", "none")
 INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
-RECON_REFERENCES = ("target", "negated", "product")
+RECON_REFERENCES = ("target", "negated", "difference", "product")
 CORR_AXES = ("clip", "frame", "batch")
 DECAY_TARGETS = ("all", "weights")
 PROFILES = ("quick", "full")
@@ -167,8 +167,9 @@ class LossConfig:
     reconstruction: float = 0.0  # the seed's fixed design trained with zero reconstruction
     recon_kind: str = "mse"  # "mse" (waveform) or "mrstft" (multi-resolution STFT)
     # What the reconstruction term matches: "target", a task the leaky residual half-solves by
-    # construction; "negated" (-target), where the residual is in the way; or "product" (input *
-    # target at the target's RMS), uncorrelated with both, so the residual carries none of it.
+    # construction; "negated" (-target), where the residual is in the way; "difference" ((input -
+    # target) / sqrt 2), linear but uncorrelated with the residual; or "product" (input * target at
+    # the target's RMS), uncorrelated with both inputs.
     recon_reference: str = "target"
     variance: float = 0.0  # weight of the VICReg-style variance hinge (off by default)
     variance_gamma: float = 1.0  # hinge floor, as a fraction of the target's standard deviation

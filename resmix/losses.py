@@ -6,6 +6,7 @@ by a :class:`~resmix.config.LossConfig` and reports each term separately.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
@@ -141,17 +142,21 @@ def reconstruction_reference(input: Tensor, target: Tensor, reference: str) -> T
     ``"target"``: the target itself. ``"negated"``: ``-target``. ``"product"``: the sample-wise
     product ``input * target`` rescaled per clip to the target's RMS; for independent
     zero-mean input and target it is uncorrelated with both, so no mix of them carries any of
-    it, yet each output sample depends only on the two inputs at that sample.
+    it, yet each output sample depends only on the two inputs at that sample. ``"difference"``:
+    ``(input - target) / sqrt(2)``, a linear map of the inputs that for independent clips of equal
+    RMS is uncorrelated with the leaky residual ``(input + target) / 2``.
     """
     if reference == "target":
         return target
     if reference == "negated":
         return -target
+    if reference == "difference":
+        return (input - target) / math.sqrt(2)
     if reference == "product":
         p = input * target
         scale = target.pow(2).mean((1, 2), keepdim=True).sqrt() / p.pow(2).mean((1, 2), keepdim=True).sqrt().clamp_min(1e-12)
         return p * scale
-    raise ValueError(f"reference must be one of 'target', 'negated', 'product'; got {reference!r}")
+    raise ValueError(f"reference must be one of 'target', 'negated', 'difference', 'product'; got {reference!r}")
 
 
 def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: LossConfig,

@@ -76,6 +76,9 @@ def test_reconstruction_reference():
     x, y = torch.randn(2, 3, 2000, generator=g), torch.randn(2, 3, 2000, generator=g)
     assert reconstruction_reference(x, y, "target") is y
     assert torch.equal(reconstruction_reference(x, y, "negated"), -y)
+    d = reconstruction_reference(x, y, "difference")
+    from resmix.metrics import pearson as _p
+    assert (_p(d, 0.5 * (x + y)).abs() < 0.05).all()
     p = reconstruction_reference(x, y, "product")
     assert torch.allclose(p.pow(2).mean((1, 2)).sqrt(), y.pow(2).mean((1, 2)).sqrt())
     assert torch.allclose(p / (x * y), (p / (x * y))[:, :1, :1].expand_as(p), rtol=1e-4)  # a per-clip rescaling

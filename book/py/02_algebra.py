@@ -149,7 +149,8 @@ glue("c3_sqrt2", 2 ** -0.5, display=False)
 # The measured correlation of the zero-learning output with the target is
 # {glue:text}`c3_measured:.4f` against a prediction of {glue:text}`c3_predicted:.4f` (the
 # clips' own input-target correlation, {glue:text}`c3_rho_xy:+.4f`, moves it slightly off
-# $1/\sqrt2$ = {glue:text}`c3_sqrt2:.4f`). The seed's "0.7+" is this number.
+# $1/\sqrt2$ = {glue:text}`c3_sqrt2:.4f`). The seed's "0.7+" was measured on a trained model; this
+# is the value its residual alone gives, and the training runs below ask what survives training.
 #
 # ### Across unequal levels and correlated inputs
 #
@@ -259,7 +260,7 @@ table = study.summarise(runs, ["model.zero_init_output"],
                         ["val_corr_target", "val_abs_corr_target", "val_rms_output", "val_probe_a",
                          "val_probe_b", "val_probe_r2", "val_common_share", "val_swap_input", "val_swap_target"])
 first = study.summarise(runs, ["model.zero_init_output"], ["val_corr_target"], epoch=0)
-final_corr = float(table["val_corr_target_mean"].abs().max())
+final_corr = float(table["val_abs_corr_target_mean"].max())  # mean per-clip |corr|: what the penalty sees
 probe_ab_max = float(table[["val_probe_a_mean", "val_probe_b_mean"]].abs().max().max())
 glue_all({"c4_final_corr": final_corr, "c4_first_corr_zero": float(first["val_corr_target_mean"].iloc[1]),
           "c4_final_rms": float(table["val_rms_output_mean"].min()), "c4_target_rms": cfg.rms,
@@ -272,10 +273,10 @@ glue_all({"c4_final_corr": final_corr, "c4_first_corr_zero": float(first["val_co
 table.set_index("model.zero_init_output").filter(like="mean").T.round(3)
 
 # %% [markdown]
-# After {glue:text}`c4_steps:.0f` optimizer steps the largest mean correlation with the target,
-# over both starts, is {glue:text}`c4_final_corr:.3f`: the penalties win. From the
-# zero-initialised start it is still {glue:text}`c4_first_corr_zero:.3f` after the first epoch,
-# then falls. The output ends at RMS {glue:text}`c4_final_rms:.2f` or more against a target RMS of
+# After {glue:text}`c4_steps:.0f` optimizer steps the largest mean per-clip |correlation| with the
+# target, over both starts, is {glue:text}`c4_final_corr:.3f`: the penalties win. From the
+# zero-initialised start, which begins at the mix's 0.71, it has already fallen to
+# {glue:text}`c4_first_corr_zero:.3f` after the first epoch (four steps). The output ends at RMS {glue:text}`c4_final_rms:.2f` or more against a target RMS of
 # {glue:text}`c4_target_rms:.2f`. The leak probe says *how*: its weights on input and target fall
 # from $\tfrac12$ to at most {glue:text}`c4_probe_ab_max:.3f` in magnitude, so the branch removes
 # {glue:text}`c4_cancel_pct:.0f`% or more of the residual's input and target.
@@ -318,8 +319,8 @@ print({"cancels": cancels, "drowns_in_common": drowns_in_common})
 if cancels and drowns_in_common:
     mechanism = ("The mechanism, read from these numbers: the branch **cancels** the residual (the mix "
                  "keeps at most {mix:.1%} of the output's power) **and** replaces it with one waveform that "
-                 "every clip shares (at least {common:.0%} of the power), louder than the target. The "
-                 "trained leaky model ignores its inputs.")
+                 "every clip shares (at least {common:.0%} of the power). The trained leaky model largely "
+                 "ignores its inputs.")
 elif cancels:
     mechanism = ("The mechanism, read from these numbers: the branch **cancels** the residual (the mix "
                  "keeps at most {mix:.1%} of the output's power); what replaces it is clip-specific "
@@ -346,10 +347,11 @@ glue("c4_mechanism", mechanism.format(mix=float(mech["mix share"].max()),
 # \qquad \mathbb E|\rho| \approx \sqrt{\frac{2}{\pi N_\text{eff}}} .
 # $$
 #
-# For white signals $N_\text{eff} = N$; smooth, tonal audio has far fewer effective samples.
-# On held-out clips an input-independent output cannot do better than this on average, and
-# needs to do no better: the penalty is already of order $1/\sqrt{N_\text{eff}}$. The
-# prediction (`resmix.metrics.predicted_abs_correlation`, from each clip's own output and
+# For white signals $N_\text{eff} = N$. For other signals $N_\text{eff}$ depends on how much the
+# two spectra overlap: narrow, overlapping spectra give few effective samples; an output whose
+# spectrum avoids the targets' gives many (and a smaller $|\rho|$). An output that ignores its
+# inputs is at this level on held-out clips, and needs nothing more: the penalty is already of
+# order $1/\sqrt{N_\text{eff}}$. The prediction (`resmix.metrics.predicted_abs_correlation`, from each clip's own output and
 # target) beside the measured mean $|\rho|$ per clip, both on held-out clips:
 
 # %%
@@ -362,10 +364,12 @@ bartlett[["model.zero_init_output", "val_abs_corr_target_mean", "val_pred_abs_co
 ratio_bartlett = (bartlett["val_abs_corr_target_mean"] / bartlett["val_pred_abs_corr_target_mean"])
 glue_all({"bartlett_ratio_lo": float(ratio_bartlett.min()), "bartlett_ratio_hi": float(ratio_bartlett.max()),
           "bartlett_pred": float(bartlett["val_pred_abs_corr_target_mean"].mean()),
-          "n_samples": cfg.n_samples})
+          "n_samples": cfg.n_samples, "white_pred": (2 / (np.pi * cfg.n_samples)) ** 0.5})
+assert float(bartlett["val_pred_abs_corr_target_mean"].mean()) < (2 / (np.pi * cfg.n_samples)) ** 0.5, \
+    "the text says the prediction lies below the white-signal value"
 if ((ratio_bartlett > 0.5) & (ratio_bartlett < 2)).all():
-    bartlett_reading = ("within a factor of 2 of the prediction: on held-out clips the trained outputs are "
-                        "as correlated with their targets as an output independent of them would be")
+    bartlett_reading = ("of the order of the prediction, within a factor of 2: on held-out clips the trained "
+                        "outputs are about as correlated with their targets as outputs independent of them")
 elif (ratio_bartlett <= 0.5).all():
     bartlett_reading = ("well below the prediction: the trained outputs are decorrelated from each held-out "
                         "target, which an output independent of the target could not be")
@@ -376,10 +380,11 @@ glue("bartlett_reading", bartlett_reading, display=False)
 # %% [markdown]
 # The measured $|\rho|$ is {glue:text}`bartlett_ratio_lo:.2f` to {glue:text}`bartlett_ratio_hi:.2f`
 # times the prediction for an output independent of the target (about
-# {glue:text}`bartlett_pred:.3f`, against $\sqrt{2/(\pi N)}$ for white signals of
-# $N$ = {glue:text}`n_samples` samples): {glue:text}`bartlett_reading`. An output that ignores its
-# inputs sits at this floor for free; going below it needs an output *adapted to each clip* to be
-# decorrelated from it, which is harder to learn. {ref}`Chapter 4 <ch-collapse>` shows the other
+# {glue:text}`bartlett_pred:.4f`, below the {glue:text}`white_pred:.4f` of white signals of
+# $N$ = {glue:text}`n_samples` samples: the trained outputs' spectra overlap the targets' less than
+# white noise does): {glue:text}`bartlett_reading`. An output that ignores its inputs reaches this
+# level without adapting to any clip; going further needs either a spectrum that avoids the
+# targets' or an output adapted to each clip. {ref}`Chapter 4 <ch-collapse>` shows the other
 # way down when the correlation carries an $\varepsilon$: shrink the output.
 #
 # ## Trained the way the seed implies: penalties plus reconstruction
@@ -434,7 +439,9 @@ glue_all({"c4_n_holding": len(holding), "c4_n_recon": len(RECON), "c4_threshold"
 if holding and not residual_only:
     c4_recon_reading = ("In every setting where the leaky design keeps its correlation, the fixed design, trained the "
                         "same way, keeps it too: the reconstruction term holds the output on the target, not the "
-                        "residual.")
+                        "residual. The residual adds a little on top (" + ", ".join(
+                            f"{corr[('leaky', k, w)]:.2f} against {corr[('none', k, w)]:.2f} at {k} x {w:g}"
+                            for k, w in holding) + "). MSE weights between 1 and 100 were not run.")
 elif residual_only:
     c4_recon_reading = ("In " + ", ".join(f"{k} x {w:g}" for k, w in residual_only) + " only the leaky design keeps "
                         "its correlation: there the residual does override the penalties.")
@@ -453,8 +460,10 @@ glue("c4_recon_reading", c4_recon_reading, display=False)
 # zero-lag correlation with the target is below 0.1 while its best correlation within ±10 ms
 # stands more than 0.2 above chance (the same search against another clip's target, which tonal
 # clips win by luck to some degree): {glue:text}`c4_hidden`. The MR-STFT loss compares magnitude spectra, which a copy
-# shifted by a few samples matches exactly; the anti-correlation penalty and the seed's meter look
-# only at lag 0 and miss it. `resmix.metrics.lagged_correlation` is the check.
+# shifted by a few samples matches nearly exactly; the anti-correlation penalty and the seed's meter look
+# only at lag 0 and miss it. (Against a stricter null, a phase-randomised copy of the target,
+# which has its spectrum and none of its waveform, stands 0.15 above this chance level in
+# {ref}`chapter 5's sanity table <ch-remedy>`: far below these outputs.) `resmix.metrics.lagged_correlation` is the check.
 #
 # Listen to the trained leaky model's output (seed 0, default start, penalties only):
 
@@ -478,7 +487,7 @@ claims = [
           f"{measured:.4f} measured, {predicted:.4f} predicted (zero learning); after training, leaky: "
           f"{final_corr:.3f} (penalties only), {min(corr[('leaky', k, w)] for k, w in RECON):.2f} to "
           f"{max(corr[('leaky', k, w)] for k, w in RECON):.2f} (with a reconstruction term)",
-          "supported" if abs(measured - predicted) < 0.01 and measured > 0.7 else "refuted"),
+          "supported" if abs(measured - predicted) < 0.01 and abs(measured - 2 ** -0.5) < 0.02 else "refuted"),
     Claim("C4", "residual overrides anti-correlation and novelty penalties", "corr stays high",
           f"penalties only: |corr| <= {final_corr:.3f} (the branch cancels the residual); with a "
           f"reconstruction term the leaky design stays above {C4_HOLDS} in {len(holding)} of {len(RECON)} "
