@@ -317,4 +317,4 @@ claims_html(claims)
 glue("claims", claims_html(claims), display=False)  # for the introduction's findings table
 
 # %% tags=["remove-cell"]
-require(claims, {"C5": "supported", "C6": c6_verdict})
+require(claims, {"C5": "partly", "C6": "partly"})  # the introduction and the readings above rely on these
