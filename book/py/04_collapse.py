@@ -182,7 +182,7 @@ glue("min_common", float(table["val_common_share_mean"].min()), display=False)
 glue("n_configs", len(table), display=False)
 glue("steps_per_epoch", runs[0].steps_per_epoch, display=False)
 glue("step_e21", runs[0].records[EPOCH_SEED - 1]["step"], display=False)
-assert table["val_common_share_mean"].min() > 0.5, "the text says every configuration's output is mostly shared"
+assert table["val_common_share_mean"].min() > 0.9, "the text says every configuration's output is almost entirely shared"
 assert seed_row["val_rms_ratio_db_mean"] > seed_row["epoch1_db"], "the text says the seed's configuration gets louder"
 assert (tiny["quiet_seeds"] == 0).all(), "the text says no run with eps = 1e-8 goes quiet"
 assert len(quiet_starts) and len(loud_starts), "the text says eps_m splits the starts into quiet and loud"
@@ -289,7 +289,18 @@ claims_html(claims)
 # only under two conditions the seed does not state: an $\varepsilon$ in the correlation comparable to
 # the product of the signals' standard deviations, and an output that starts below a threshold
 # near the target's level. Then the output falls and stays uncorrelated with target and input; it
-# does not become constant. With the textbook $\varepsilon = 10^{-8}$ the same objective makes the
+# does not become constant in time, but in every configuration it is nearly the same waveform for
+# every clip. With the textbook $\varepsilon = 10^{-8}$ the same objective makes the
 # output *louder*. If your model went quiet, look first at the $\varepsilon$ in your correlation and
 # at your output's initial level. {ref}`Chapter 5 <ch-remedy>` starts from a configuration that
 # goes quiet and asks what stops it.
+#
+# **What this chapter does not test yet.** Its runs are 120 optimizer steps with three seeds and
+# one data seed, at the first book's raw input scale. Weight decay is held at 0.01: AdamW's
+# equilibrium weight size, about $\sqrt{\eta / 2\lambda}$ per coordinate, is approached over about
+# $1/(\eta\lambda)$ steps, here 100,000, so these runs cannot show it (`resmix.dynamics` has the
+# prediction). Setting the starting level by shrinking the output weights also shrinks them
+# relative to Adam's steps, so start and effective learning rate move together here; a frozen gain
+# (`ModelConfig.output_scale`) separates them. The weight-decay grid, the frozen-gain starts, an
+# $\varepsilon$ sweep over several decades and the correlation's axes (`LossConfig.corr_axes`), with
+# paired intervals over more seeds (`resmix.stats`), are the next step of the study.
