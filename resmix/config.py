@@ -96,8 +96,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        for name in ("sample_rate", "frame_size", "n_train", "n_val"):
+        for name in ("sample_rate", "frame_size", "n_train"):
             _check_range(self, name, 1)
+        _check_range(self, "n_val", 2)  # input dependence compares clips: at least two held-out pairs
         for name in ("clip_seconds", "rms"):
             _check_range(self, name, 0, low_open=True)
         _check_range(self, "seed", 0)  # NumPy's generators take seeds >= 0
@@ -255,8 +256,9 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Experiment":
+        model = {"input_scale": "raw"} | d["model"]  # results stored by 0.1.0 ran raw inputs
         return cls(name=d["name"], profile=d["profile"], data=DataConfig(**d["data"]),
-                   model=ModelConfig(**d["model"]), loss=LossConfig(**d["loss"]),
+                   model=ModelConfig(**model), loss=LossConfig(**d["loss"]),
                    train=TrainConfig(**d["train"]))
 
 

@@ -253,7 +253,7 @@ def lagged_correlation(a: Tensor, b: Tensor, max_lag: int) -> LaggedCorrelation:
     b = b - b.mean(-1, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero padding: linear, not circular, correlation
     xc = torch.fft.irfft(torch.fft.rfft(a, size) * torch.fft.rfft(b, size).conj(), size)  # (B, size)
-    lags = torch.arange(-max_lag, max_lag + 1)
+    lags = torch.arange(-max_lag, max_lag + 1, device=a.device)
     window = xc[:, lags % size]  # (B, 2*max_lag+1): xc[k] = sum_t a[t] b[t-k]
     denom = (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-30)
     rho = window.abs() / denom[:, None]

@@ -59,9 +59,14 @@ def setup_rows(exp) -> list[tuple[str, str, str]]:
     """
     d, m, lo, t = exp.data, exp.model, exp.loss, exp.train
     spe = -(-d.n_train // t.batch_size)
+    decay_on = {"all": "every parameter (biases and norms too)", "weights": "weight matrices only"}[t.decay]
+    corr_over = {"clip": "over all D x T samples of clip b", "frame": "over the D samples of each frame, averaged "
+                 "over frames", "batch": "pooled over the whole batch"}[lo.corr_axes]
+    reference = {"target": "target", "negated": "-target", "difference": "(input - target) / sqrt 2",
+                 "product": "input * target at the target's RMS"}[lo.recon_reference]
     return [
-        ("optimizer", f"AdamW, lr {t.lr:g}, betas (0.9, 0.999), weight decay {t.weight_decay:g} on every "
-                      f"parameter (biases and norms too), gradient norm clipped at {t.grad_clip:g}",
+        ("optimizer", f"AdamW, lr {t.lr:g}, betas (0.9, 0.999), weight decay {t.weight_decay:g} on "
+                      f"{decay_on}, gradient norm clipped at {t.grad_clip:g}",
          "the seed names no optimizer; torch's AdamW defaults"),
         ("batch and steps", f"batch {t.batch_size}; {spe} optimizer steps per epoch; {t.epochs} epochs = "
                             f"{optimizer_steps(exp)} steps", "an epoch is one pass over the training pairs"),
@@ -69,18 +74,19 @@ def setup_rows(exp) -> list[tuple[str, str, str]]:
                  f"{d.clip_seconds:g} s at {d.sample_rate} Hz = {d.n_samples} samples, RMS {d.rms:g}, framed to "
                  f"D = {d.frame_size} samples x T = {d.n_frames} frames", "synthetic stand-ins for the seed's audio"),
         ("model", f"two stages of {m.n_layers} pre-norm blocks, width {m.d_model}, {m.n_heads} heads; residual "
-                  f"'{m.residual}'; input scale '{m.input_scale}'; output gain {m.output_gain:g}"
+                  f"'{m.residual}'; input scale '{m.input_scale}'; output gain {m.output_gain:g}, frozen output scale {m.output_scale:g}"
                   f"{', zero-initialised outputs' if m.zero_init_output else ''}", "the seed's two-stage design"),
         ("loss", f"{lo.anti_correlation:g} AC + {lo.novelty:g} NOV + {lo.reconstruction:g} REC({lo.recon_kind}) + "
                  f"{lo.variance:g} VAR (gamma {lo.variance_gamma:g}), eps = {lo.eps:g}", "the seed: zero reconstruction"),
-        ("AC (anti-correlation)", "mean over clips b of |rho_eps(out_b, target_b)|, rho over all D x T samples of "
-                                  "clip b, rho_eps = cov / (s_out s_target + eps)",
+        ("AC (anti-correlation)", f"mean over clips b of |rho_eps(out_b, target_b)|, rho {corr_over}, "
+                                  "rho_eps = cov / (s_out s_target + eps)",
          "'anti-correlation penalty' read as |Pearson| per clip"),
         ("NOV (novelty)", "mean over clips of max(|rho_eps(out_b, input_b)|, |rho_eps(out_b, output1_b)|)",
          "'novelty loss' read as not copying any stream the model was given"),
-        ("REC (reconstruction)", "mse: mean over B x D x T of (out - target)^2; mrstft: spectral convergence + "
-                                 "mean |log magnitude difference|, three resolutions",
-         "'reconstruction loss' read as matching the target"),
+        ("REC (reconstruction)", f"reference r = {reference}; mse: mean over B x D x T of (out - r)^2; mrstft: "
+                                 "spectral convergence + mean |log magnitude difference|, three resolutions",
+         "'reconstruction loss' read as matching the target" if lo.recon_reference == "target"
+         else "a control task (chapter 3), not the seed's"),
     ]
 
 

@@ -170,7 +170,7 @@ def fixed_waveform(sample_rate: int, freqs: tuple[float, ...] = (220.0, 261.6, 3
     """
     def model(input: Tensor, target: Tensor) -> Tensor:
         B, D, T = target.shape
-        t = torch.arange(D * T, dtype=torch.float64) / sample_rate
+        t = torch.arange(D * T, dtype=torch.float64, device=target.device) / sample_rate
         chord = sum(torch.sin(2 * math.pi * f * t) for f in freqs)  # (N,)
         level = unframe(target).double().pow(2).mean().sqrt()
         chord = chord * level / chord.pow(2).mean().sqrt()
@@ -191,7 +191,7 @@ def phase_randomised_target(seed: int = 0) -> Model:
     def model(input: Tensor, target: Tensor) -> Tensor:
         w = unframe(target).double()  # (B, N)
         spectrum = torch.fft.rfft(w)  # (B, F)
-        phase = torch.rand(spectrum.shape, generator=gen, dtype=torch.float64) * 2 * math.pi
+        phase = (torch.rand(spectrum.shape, generator=gen, dtype=torch.float64) * 2 * math.pi).to(w.device)
         phase[:, 0] = 0  # DC stays real
         out = torch.fft.irfft(spectrum.abs() * torch.exp(1j * phase), w.shape[1])  # (B, N)
         return frame(out.to(target.dtype), target.shape[1])

@@ -70,3 +70,14 @@ def test_new_options_default_to_the_old_behaviour_and_are_validated():
     with pytest.raises(ValueError, match=r"LossConfig.corr_axes must be one of \('clip', 'frame', 'batch'\)"):
         LossConfig(corr_axes="time")
     assert Experiment.from_dict(quick().with_(train={"decay": "weights"}).to_dict()).train.decay == "weights"
+
+
+def test_results_of_0_1_read_as_raw_input_and_one_held_out_pair_is_refused():
+    import pytest as _pytest
+    from resmix.config import DataConfig, Experiment, quick
+    old = quick().to_dict()
+    del old["model"]["input_scale"]  # what 0.1.0 stored
+    assert Experiment.from_dict(old).model.input_scale == "raw"
+    assert Experiment.from_dict(quick().to_dict()).model.input_scale == "rms"
+    with _pytest.raises(ValueError, match="n_val"):
+        DataConfig(n_val=1)

@@ -200,7 +200,7 @@ assert (scale_table["val_common_share_mean"] < 0.5).all() and (scale_table["val_
 # share {glue:text}`scale_common_share_none_rms:.3f` against {glue:text}`scale_common_share_none_raw:.3f`;
 # see the `_std` columns), and {glue:text}`scale_leaky_sentence`. Read plainly, after seeing these
 # numbers: on this task both scales give outputs that depend on their inputs (every common share
-# below 0.5, against 1 for an output that ignores its inputs and 1/32 for independent clips; every
+# below 0.5, against 1 for an output that ignores its inputs and 1/B for B independent clips; every
 # target swap sensitivity above 1, against about $\sqrt2$ for outputs that change completely), and
 # RMS scaling lowers the error. On the untrained model the difference is stark (above). The
 # package's default is therefore `ModelConfig.input_scale = "rms"`; chapters 1 to 3 use it;
