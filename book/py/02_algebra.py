@@ -275,7 +275,7 @@ table.set_index("model.zero_init_output").filter(like="mean").T.round(3)
 # %% [markdown]
 # After {glue:text}`c4_steps:.0f` optimizer steps the largest mean per-clip |correlation| with the
 # target, over both starts, is {glue:text}`c4_final_corr:.3f`: the penalties win. From the
-# zero-initialised start, which begins at the mix's 0.71, it has already fallen to
+# zero-initialised start, which begins at the mix's $1/\sqrt2$, it has already fallen to
 # {glue:text}`c4_first_corr_zero:.3f` after the first epoch ({glue:text}`c4_first_steps:.0f` steps). The output ends at RMS {glue:text}`c4_final_rms:.2f` or more against a target RMS of
 # {glue:text}`c4_target_rms:.2f`. The leak probe says *how*: its weights on input and target fall
 # from $\tfrac12$ to at most {glue:text}`c4_probe_ab_max:.3f` in magnitude, so the branch removes
@@ -465,8 +465,8 @@ glue("c4_recon_reading", c4_recon_reading, display=False)
 # clips win by luck to some degree): {glue:text}`c4_hidden`. The MR-STFT loss compares magnitude spectra, which a copy
 # shifted by a few samples matches nearly exactly; the anti-correlation penalty and the seed's meter look
 # only at lag 0 and miss it. (Against a stricter null, a phase-randomised copy of the target,
-# which has its spectrum and none of its waveform, stands 0.15 above this chance level in
-# {ref}`chapter 5's sanity table <ch-remedy>`: far below these outputs.) `resmix.metrics.lagged_correlation` is the check.
+# which has its spectrum and none of its waveform, stands only a little above this chance level
+# in {ref}`chapter 5's sanity table <ch-remedy>`, far less than these outputs.) `resmix.metrics.lagged_correlation` is the check.
 #
 # Listen to the trained leaky model's output (seed 0, default start, penalties only):
 

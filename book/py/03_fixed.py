@@ -217,8 +217,9 @@ assert (scale_table["val_common_share_mean"] < 0.5).all() and (scale_table["val_
 # construction. The control is a task as simple, but whose answer the residual does not carry:
 # the **difference** $(I - T)/\sqrt2$. It is a linear map of the inputs like the target itself,
 # and for independent clips of equal RMS it is uncorrelated with the leaky residual
-# $\tfrac12(I+T)$. The fixed branch must output $0.71\,I - 0.71\,T$; the leaky branch
-# $0.21\,I - 1.21\,T$ (the answer minus its residual), a slightly larger map. If the fixed design
+# $\tfrac12(I+T)$. The fixed branch must output $\tfrac{1}{\sqrt2}(I - T)$; the leaky branch
+# $(\tfrac{1}{\sqrt2} - \tfrac12)\,I - (\tfrac{1}{\sqrt2} + \tfrac12)\,T$ (the answer minus its
+# residual), a slightly larger map. If the fixed design
 # is harder to *optimise*, it should lose on both tasks; if the leaky design only profits from what
 # its residual carries, it wins on $T$ and not on the difference. Each design gets its best
 # learning rate from a sweep, per task (both seeds, same data). Two choices here were made after

@@ -294,13 +294,22 @@ claims_html(claims)
 # output *louder*. If your model went quiet, look first at the $\varepsilon$ in your correlation and
 # at your output's initial level. {ref}`Chapter 5 <ch-remedy>` starts from a configuration that
 # goes quiet and asks what stops it.
-#
-# **What this chapter does not test yet.** Its runs are 120 optimizer steps with three seeds and
-# one data seed, at the first book's raw input scale. Weight decay is held at 0.01: AdamW's
-# equilibrium weight size, about $\sqrt{\eta / 2\lambda}$ per coordinate, is approached over about
-# $1/(\eta\lambda)$ steps, here 100,000, so these runs cannot show it (`resmix.dynamics` has the
-# prediction). Setting the starting level by shrinking the output weights also shrinks them
-# relative to Adam's steps, so start and effective learning rate move together here; a frozen gain
-# (`ModelConfig.output_scale`) separates them. The weight-decay grid, the frozen-gain starts, an
-# $\varepsilon$ sweep over several decades and the correlation's axes (`LossConfig.corr_axes`), with
-# paired intervals over more seeds (`resmix.stats`), are the next step of the study.
+
+# %% tags=["remove-cell"]
+from resmix.dynamics import time_constant  # noqa: E402
+
+glue("ch4_steps", runs[0].last["step"], display=False)
+glue("ch4_wd", base.train.weight_decay, display=False)
+glue("ch4_tau", time_constant(base.train.lr, base.train.weight_decay), display=False)
+
+# %% [markdown]
+# **What this chapter does not test yet.** Its runs are {glue:text}`ch4_steps:.0f` optimizer
+# steps with three seeds and one data seed, at the first book's raw input scale. Weight decay is
+# held at {glue:text}`ch4_wd:g`: AdamW's equilibrium weight size, about $\sqrt{\eta / 2\lambda}$ per
+# coordinate, is approached over about $1/(\eta\lambda)$ steps, here {glue:text}`ch4_tau:,.0f`, so
+# these runs cannot show it (`resmix.dynamics` has the prediction). Setting the starting level by
+# shrinking the output weights also shrinks them relative to Adam's steps, so start and effective
+# learning rate move together here; a frozen gain (`ModelConfig.output_scale`) separates them. The
+# weight-decay grid, the frozen-gain starts, an $\varepsilon$ sweep over several decades and the
+# correlation's axes (`LossConfig.corr_axes`), with paired intervals over more seeds
+# (`resmix.stats`), are the next step of the study.
