@@ -50,7 +50,7 @@ def correlations(a: Tensor, b: Tensor, eps: float, axes: str = "clip") -> Tensor
 def anti_correlation(output: Tensor, target: Tensor, eps: float, axes: str = "clip") -> Tensor:
     """``mean_u |rho_u(output, target)|`` over the units of :func:`correlations` (``axes``).
 
-    ``rho_u = cov_u / (s_o,u s_t,u + eps)``; with ``axes="clip"`` the batch mean of per-clip |Pearson|.
+    ``rho_u = cov_u / (s_o,u s_t,u + eps)``; with ``axes="clip"`` the batch mean of the per-clip absolute Pearson correlation.
     """
     return correlations(output, target, eps, axes).abs().mean()
 

@@ -40,6 +40,7 @@ from dataclasses import replace
 import os
 
 import ipywidgets as widgets
+from IPython.display import Markdown
 import numpy as np
 import pandas as pd
 import sympy as sp
@@ -328,9 +329,9 @@ elif cancels:
 else:
     mechanism = ("The mechanism, read from these numbers: the residual's mix survives (up to {mix:.0%} "
                  "of the power); the branch adds to it rather than cancelling it.")
-glue("c4_mechanism", mechanism.format(mix=float(mech["mix share"].max()),
+glue("c4_mechanism", Markdown(mechanism.format(mix=float(mech["mix share"].max()),
                                       common=float(mech["common share"].min()),
-                                      specific=float(mech["clip-specific share"].max())), display=False)
+                                      specific=float(mech["clip-specific share"].max()))), display=False)
 
 # %% [markdown]
 # (input-independent)=
