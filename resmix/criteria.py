@@ -5,7 +5,7 @@ chapters 4 and 5, from the first book's definitions, from measurements on held-o
 on the known controls of :func:`resmix.score.sanity_table` (never on trained runs), and from
 conventions. They must not be tuned on the runs they judge: a change after seeing results
 makes every analysis that uses it exploratory, and the chapter must say so
-(:data:`EXPLORATORY_NOTE`). Each dataclass is frozen; a chapter that wants another value
+(``EXPLORATORY_NOTE``). Each dataclass is frozen; a chapter that wants another value
 for an exploratory analysis builds its own instance with ``dataclasses.replace`` and labels it.
 
 This module imports nothing from resmix: any layer may read it.

@@ -43,10 +43,10 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
     Keys: ``rms_output``, ``rms_target``, ``rms_input``, ``rms_ratio_db``, ``ac_fraction``
     (std / RMS of the output: near 0 for a constant), ``corr_target``, ``corr_input`` (signed
     Pearson, per clip over D x T), ``abs_corr_target``, ``abs_corr_input`` (mean per-clip
-    |Pearson|: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
-    |normalised cross-correlation| within +-10 ms) and ``*_lag`` (median lag, samples),
+    ``|Pearson|``: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
+    ``|normalised cross-correlation|`` within +-10 ms) and ``*_lag`` (median lag, samples),
     ``lag_corr_chance`` (the same against another clip's target: what tonal signals reach by chance),
-    ``pred_abs_corr_target`` (the |rho| an output independent of the target would show),
+    ``pred_abs_corr_target`` (the ``|rho|`` an output independent of the target would show),
     ``probe_a``, ``probe_b``, ``probe_c``, ``probe_r2``, ``common_share``, ``swap_input``,
     ``swap_target``, ``flatness``, ``lsd``.
 

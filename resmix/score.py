@@ -9,8 +9,8 @@ and reports four tests, each with its measured values; the thresholds are
    ``common_share <= common_share_ceiling`` (:func:`~resmix.metrics.swap_sensitivity`,
    :func:`~resmix.metrics.common_share`);
 3. **no copy**: for ``r`` the target and the input, ``excess_r = mean_b L(out_b, r_b) -
-   mean_{b != c} L(out_b, r_c) <= lag_excess_limit`` with ``L`` the largest |normalised
-   cross-correlation| within +-``lag_window_seconds`` (:func:`~resmix.metrics.lagged_correlation`);
+   mean_{b != c} L(out_b, r_c) <= lag_excess_limit`` with ``L`` the largest absolute normalised
+   cross-correlation within +-``lag_window_seconds`` (:func:`~resmix.metrics.lagged_correlation`);
    the other clips' value is the chance level of independent signals with these spectra
    (tonal clips correlate well above 0 at some lag: +-10 ms spans a period of every note
    above 100 Hz, so an output at the target's pitches scores above chance without copying);
@@ -18,7 +18,7 @@ and reports four tests, each with its measured values; the thresholds are
    spectral_margin_db`` (:func:`~resmix.metrics.log_spectral_distance`): the output is closer
    in spectrum to its own target than to the other clips' targets.
 
-:func:`sanity_table` runs the controls of :data:`CONTROLS` through the same code: each negative
+:func:`sanity_table` runs the controls of ``CONTROLS`` through the same code: each negative
 control must fail the test meant to catch it, and the positive control (a phase-randomised
 target) must pass all four, so that the score is neither blind nor impossible
 (:func:`sanity_problems` lists what went wrong).
@@ -91,7 +91,7 @@ def remedy_score(model: Model, input: Tensor, target: Tensor, sample_rate: int,
 
     Args:
         model: ``model(input, target)`` returns ``[B, D, T]`` or a tuple whose last item is
-            (a trained :class:`~resmix.models.TwoStageModel` or a control of :data:`CONTROLS`).
+            (a trained :class:`~resmix.models.TwoStageModel` or a control of ``CONTROLS``).
         input, target: ``[B, D, T]`` with ``B >= 2`` (all other clips serve as the chance level;
             use the held-out set, 32 clips in both profiles).
         sample_rate: of the waveforms, for the lag window.
@@ -244,7 +244,7 @@ class SanityRow:
 
 def sanity_table(input: Tensor, target: Tensor, sample_rate: int,
                  criteria: RemedyCriteria = REMEDY) -> list[SanityRow]:
-    """Score every control of :data:`CONTROLS` on ``(input, target)`` ``[B, D, T]``.
+    """Score every control of ``CONTROLS`` on ``(input, target)`` ``[B, D, T]``.
 
     ``pandas.DataFrame([r.as_dict() for r in rows])`` shows it; :func:`sanity_problems` checks it.
     """
