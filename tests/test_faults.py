@@ -44,7 +44,7 @@ def _files(folder: Path) -> dict[str, int]:
 
 
 def _numbers(histories):
-    rows = {study.run_key(study.Experiment.from_dict(h.experiment)): h.records for h in histories}
+    rows = {study.run_key(h.experiment): h.records for h in histories}
     return {k: [{m: v for m, v in r.items() if m != "seconds"} for r in rs] for k, rs in sorted(rows.items())}
 
 
