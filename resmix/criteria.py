@@ -86,6 +86,35 @@ class StatsCriteria:
     level_margin_db: float = 1.0
 
 
+@dataclass(frozen=True)
+class VerdictRules:
+    """How the verdicts of :mod:`resmix.protocol` count runs."""
+
+    # A configuration "collapses" (or "goes quiet", or "passes") when at least 80% of its runs
+    # do: 8 of the 10 (5 model seeds x 2 data seeds). Below that, the behaviour depends on the
+    # seed, and the seed's "it collapsed" would be a matter of luck, not of the design.
+    min_share: float = 0.8
+
+
+@dataclass(frozen=True)
+class DynamicsCriteria:
+    """When AdamW's equilibrium-norm prediction (:func:`resmix.dynamics.predicted_rms`) counts as holding."""
+
+    # The prediction is judged only where the weights had a time constant to relax:
+    # lr * wd * steps >= 1. Below it the prediction is the starting size, trivially right.
+    min_product: float = 1.0
+    # Within a factor 2 (measured / predicted in [1/2, 2]): the formula assumes Adam's update is
+    # +-lr per coordinate and uncorrelated in time; a consistent gradient or a tiny one moves
+    # the fixed point by more than 2 (module docstring of resmix.dynamics), noise does not.
+    ratio_band: float = 2.0
+
+    def holds(self, measured: float, predicted: float) -> bool:
+        """True when ``measured / predicted`` lies within ``[1 / ratio_band, ratio_band]``."""
+        return 1 / self.ratio_band <= measured / predicted <= self.ratio_band
+
+
 COLLAPSE = CollapseCriteria()
 REMEDY = RemedyCriteria()
 STATS = StatsCriteria()
+VERDICT_RULES = VerdictRules()
+DYNAMICS = DynamicsCriteria()

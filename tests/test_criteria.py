@@ -28,9 +28,17 @@ def test_every_threshold_has_a_reason():
     """Each field is preceded by or carries a comment in the source: no bare numbers."""
     import inspect
     src = inspect.getsource(criteria)
-    for cls in (criteria.CollapseCriteria, criteria.RemedyCriteria, criteria.StatsCriteria):
+    for cls in (criteria.CollapseCriteria, criteria.RemedyCriteria, criteria.StatsCriteria,
+                criteria.VerdictRules, criteria.DynamicsCriteria):
         lines = inspect.getsource(cls).splitlines()
         for f in dataclasses.fields(cls):
             i = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{f.name}:"))
             assert "#" in lines[i] or lines[i - 1].strip().startswith("#"), f"{cls.__name__}.{f.name} has no reason"
     assert "PRE-REGISTERED" in src
+
+
+def test_verdict_rules_and_dynamics_band():
+    assert criteria.VERDICT_RULES.min_share == 0.8
+    d = criteria.DYNAMICS
+    assert d.holds(1.0, 1.0) and d.holds(0.5, 1.0) and d.holds(2.0, 1.0)
+    assert not d.holds(0.49, 1.0) and not d.holds(2.1, 1.0)

@@ -1,0 +1,195 @@
+"""The pre-registered study of the collapse (C7) and the remedy (C8): configurations and verdict rules.
+
+Written (issue 9) before the runs they judge, and never tuned on them. Chapter 4, chapter 5
+and the scale-check appendix build their runs from here and read their verdicts from here,
+so a change to a rule shows in ``git log`` and applies to every page at once.
+
+Configurations (each replicated over :data:`SEEDS` x :data:`DATA_SEEDS`: 5 model seeds x 2
+data seeds, the pairs that :mod:`resmix.stats` matches):
+
+- ``"seed's setting"``: the fixed design, anti-correlation and novelty at weight 1, no
+  reconstruction, the textbook ``eps = 1e-8``, AdamW at lr 1e-3 and weight decay 0.01, the
+  default start: the seed's configuration as we read it.
+- ``"matched eps, quiet start"``: the same with ``eps`` equal to ``s = s_out * s_tgt`` at the
+  target's level (``rms**2``) and an output started 12 dB below the target by a *frozen* gain
+  (``ModelConfig.output_scale``), so the trainable weights keep their size: the first book's
+  quiet condition, with its confound between start and effective learning rate removed.
+- ``"strong decay"``: the seed's setting with weight decay 3, so that ``lr * wd * steps`` is
+  about 2 within the run: AdamW's equilibrium weight size ``sqrt(lr / (2 wd))`` is then well
+  below PyTorch's initial size and the prediction says the output drifts quieter.
+
+Remedies (chapter 5) are added to the *baseline* ``"matched eps, quiet start"``: a waveform MSE
+and a multi-resolution STFT loss at the seed's weight 0.01, and the variance hinge at 0.1.
+
+Verdict rules: :func:`c7_verdict` and :func:`c8_verdict` (their docstrings state them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+from .config import Experiment
+from .criteria import COLLAPSE, STATS, VERDICT_RULES
+from .data import frame, held_out
+from .diagnostics import output_scale_for, untrained_level_db
+from .stats import PairedDifference, paired_difference, values_by_seeds
+
+SEEDS = tuple(range(STATS.min_seeds))  # model seeds 0-4
+DATA_SEEDS = (1234, 2234)  # DataConfig's default data seed and one 1000 above (held-out sets: seed + 1)
+QUIET_START_DB = -12.0  # the first book's quiet start: 12 dB below the untrained level of the target
+STRONG_DECAY = 3.0  # lr 1e-3 x wd 3 x 768 steps = 2.3 time constants at the quick size
+REMEDY_WEIGHT = 0.01  # the seed's "small reconstruction loss (e.g., 0.01)"
+VARIANCE_WEIGHT = 0.1  # the hinge's smallest weight that held the level in the first book
+
+SEED_SETTING = "seed's setting"
+MATCHED_QUIET = "matched eps, quiet start"
+STRONG = "strong decay"
+BASELINE = MATCHED_QUIET  # chapter 5's no-remedy baseline
+
+
+def replicate(exp: Experiment, seeds: Sequence[int] = SEEDS,
+              data_seeds: Sequence[int] = DATA_SEEDS) -> list[Experiment]:
+    """``exp`` once per (model seed, data seed), named ``"<name>|seed=s|data=d"``."""
+    return [replace(exp, name=f"{exp.name}|seed={s}|data={d}", train=replace(exp.train, seed=s),
+                    data=replace(exp.data, seed=d)) for d in data_seeds for s in seeds]
+
+
+def start_db(exp: Experiment) -> float:
+    """Level (dB re the target) of ``exp``'s untrained model on its held-out clips (model seed 0)."""
+    x, y = (frame(w, exp.data.frame_size) for w in held_out(exp.data))
+    return untrained_level_db(exp.model, x, y, seed=0)
+
+
+def penalties_only(exp: Experiment) -> Experiment:
+    """The fixed design with the anti-correlation and novelty penalties at 1 and nothing else."""
+    return exp.with_(model={"residual": "none"},
+                     loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0, "variance": 0.0})
+
+
+def collapse_configs(exp: Experiment) -> dict[str, Experiment]:
+    """The three pre-registered configurations of C7 (module docstring), from a profile ``exp``."""
+    seed = penalties_only(exp).with_(loss={"eps": 1e-8}, train={"weight_decay": 0.01})
+    scale = output_scale_for(QUIET_START_DB, start_db(seed))
+    return {SEED_SETTING: replace(seed, name="c7-seed"),
+            MATCHED_QUIET: replace(seed.with_(loss={"eps": exp.data.rms ** 2}, model={"output_scale": scale}),
+                                   name="c7-matched"),
+            STRONG: replace(seed.with_(train={"weight_decay": STRONG_DECAY}), name="c7-decay")}
+
+
+def remedy_configs(exp: Experiment) -> dict[str, Experiment]:
+    """Chapter 5's baseline and its three pre-registered remedies, from a profile ``exp``."""
+    base = collapse_configs(exp)[BASELINE]
+    return {"none": replace(base, name="c8-none"),
+            "mse 0.01": replace(base.with_(loss={"reconstruction": REMEDY_WEIGHT, "recon_kind": "mse"}), name="c8-mse"),
+            "mrstft 0.01": replace(base.with_(loss={"reconstruction": REMEDY_WEIGHT, "recon_kind": "mrstft"}),
+                                   name="c8-mrstft"),
+            "variance 0.1": replace(base.with_(loss={"variance": VARIANCE_WEIGHT}), name="c8-variance")}
+
+
+def level_at(history: Any, epoch: int) -> float:
+    """Output level (dB re target) after ``epoch`` (1-based; clipped to the run's last epoch)."""
+    return float(history.records[min(epoch, len(history.records)) - 1]["val_rms_ratio_db"])
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """What the C7 rule reads from the runs of one configuration."""
+
+    n: int
+    collapsed_at_21: int  # runs collapsed (COLLAPSE.collapsed) after epoch 21 (or their last)
+    collapsed_end: int  # ... after their last epoch
+    quiet_end: int  # runs below the target's level at the end
+    level_end_db: float  # mean final level
+    vs_seed: PairedDifference | None  # final level minus the seed's setting's, paired; None for that one
+
+
+def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None) -> ConfigSummary:
+    at21 = [COLLAPSE.collapsed(level_at(h, 21), h.records[min(21, len(h.records)) - 1]["val_corr_target"]) for h in runs]
+    end = [COLLAPSE.collapsed(h.last["val_rms_ratio_db"], h.last["val_corr_target"]) for h in runs]
+    diff = None
+    if seed_runs is not None:
+        diff = paired_difference(values_by_seeds(runs, "val_rms_ratio_db"), values_by_seeds(seed_runs, "val_rms_ratio_db"))
+    return ConfigSummary(len(runs), sum(at21), sum(end), sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in runs),
+                         sum(h.last["val_rms_ratio_db"] for h in runs) / len(runs), diff)
+
+
+@dataclass(frozen=True)
+class C7Result:
+    verdict: str  # "supported" | "partly" | "refuted"
+    reason: str
+    configs: dict[str, ConfigSummary]
+
+
+def c7_verdict(runs: Mapping[str, Sequence[Any]]) -> C7Result:
+    """C7 from the runs of :func:`collapse_configs` (``{name: histories}``), by a rule fixed before the runs.
+
+    - **supported**: the seed's setting collapses (``COLLAPSE.collapsed``: 20 dB below the
+      target and uncorrelated) by epoch 21 in at least ``VERDICT_RULES.min_share`` of its runs;
+    - **partly**: it does not, but a pre-registered condition does what the seed describes in
+      part: at least that share of its runs ends below the target's level *and* its final level
+      is below the seed's setting's by more than ``STATS.level_margin_db`` (the paired
+      interval lies entirely below ``-margin``);
+    - **refuted**: neither.
+    """
+    seed_runs = runs[SEED_SETTING]
+    configs = {name: _summary(hs, None if name == SEED_SETTING else seed_runs) for name, hs in runs.items()}
+    s = configs[SEED_SETTING]
+    if s.collapsed_at_21 >= VERDICT_RULES.min_share * s.n:
+        return C7Result("supported", f"the seed's setting collapses by epoch 21 in {s.collapsed_at_21}/{s.n} runs", configs)
+    quiet = [n for n, c in configs.items() if n != SEED_SETTING and c.quiet_end >= VERDICT_RULES.min_share * c.n
+             and c.vs_seed.verdict(STATS.level_margin_db) == "below"]
+    if quiet:
+        return C7Result("partly", f"the seed's setting collapses by epoch 21 in {s.collapsed_at_21}/{s.n} runs; "
+                        f"quiet under: {', '.join(quiet)}", configs)
+    return C7Result("refuted", f"the seed's setting collapses by epoch 21 in {s.collapsed_at_21}/{s.n} runs and no "
+                    "pre-registered condition goes quiet", configs)
+
+
+@dataclass(frozen=True)
+class RemedySummary:
+    """What the C8 rule reads from the runs of one remedy."""
+
+    n: int
+    score_passed: int  # runs whose final model passes all four tests of resmix.score.remedy_score
+    level_end_db: float
+    vs_none: PairedDifference | None  # final level minus the baseline's, paired; None for the baseline
+
+
+@dataclass(frozen=True)
+class C8Result:
+    verdict: str
+    reason: str
+    remedies: dict[str, RemedySummary]
+    baseline_quiet: bool  # the baseline ends below the target in at least min_share of its runs
+
+
+def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[bool]]) -> C8Result:
+    """C8 from the runs of :func:`remedy_configs` and whether each run passes the remedy score.
+
+    ``passed[name][i]`` belongs to ``runs[name][i]``. A remedy *passes* when at least
+    ``VERDICT_RULES.min_share`` of its runs pass all four tests; it *lifts* the level when the
+    baseline goes quiet (that share of its runs below the target) and the remedy's paired final
+    level is above the baseline's by more than ``STATS.level_margin_db``.
+
+    - **supported**: a reconstruction loss at 0.01 (MSE or MR-STFT) passes;
+    - **partly**: none passes, but one lifts the level (it stops the quiet part only);
+    - **refuted**: neither.
+    """
+    base = runs["none"]
+    base_quiet = sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in base) >= VERDICT_RULES.min_share * len(base)
+    out = {}
+    for name, hs in runs.items():
+        diff = None if name == "none" else paired_difference(values_by_seeds(hs, "val_rms_ratio_db"),
+                                                             values_by_seeds(base, "val_rms_ratio_db"))
+        out[name] = RemedySummary(len(hs), sum(map(bool, passed[name])),
+                                  sum(h.last["val_rms_ratio_db"] for h in hs) / len(hs), diff)
+    recon = [n for n in runs if n in ("mse 0.01", "mrstft 0.01")]
+    passes = [n for n in recon if out[n].score_passed >= VERDICT_RULES.min_share * out[n].n]
+    lifts = [n for n in recon if base_quiet and out[n].vs_none.verdict(STATS.level_margin_db) == "above"]
+    if passes:
+        return C8Result("supported", f"passes the remedy score: {', '.join(passes)}", out, base_quiet)
+    if lifts:
+        return C8Result("partly", f"no reconstruction loss passes the score; the level is lifted by {', '.join(lifts)}",
+                        out, base_quiet)
+    return C8Result("refuted", "no reconstruction loss at 0.01 passes the score or lifts a quiet baseline's level",
+                    out, base_quiet)
