@@ -55,7 +55,8 @@ def test_killed_grid_resumes_to_the_uninterrupted_records(tmp_path):
     exps = _experiments()
     reference = _numbers(study.run_grid(exps, tmp_path / "reference", progress=False))
     results = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(Path(resmix.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(resmix.__file__).parents[1]),
+                                                                 os.environ.get("PYTHONPATH")]))}
     kills = []
     for _ in range(2):  # kill it, then kill the resumed process too
         proc = subprocess.Popen([sys.executable, "-m", "resmix.study", *_argv(results)], env=env,

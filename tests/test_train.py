@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from resmix.train import History, NonFiniteLossError, train
+from resmix.train import History, NonFiniteLossError, resolve_device, train
 
 
 def test_same_seed_same_history(tiny):
@@ -20,7 +20,7 @@ def test_history_records_and_provenance(tiny):
     assert len(h.records) == tiny.train.epochs
     for key in ("val_rms_output", "val_corr_target", "val_probe_r2", "train_total", "grad_norm_stage1"):
         assert all(math.isfinite(v) for v in h.series(key))
-    assert h.meta["device"] == "cpu" and h.meta["seed"] == 0 and h.meta["torch"] == torch.__version__
+    assert h.meta["device"] == str(resolve_device(tiny.train.device)) and h.meta["seed"] == 0 and h.meta["torch"] == torch.__version__
     assert History.from_dict(h.to_dict()).records == h.records
     with pytest.raises(KeyError, match="no metric"):
         h.series("nope")
