@@ -44,6 +44,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import TrainConfig
+from .criteria import DYNAMICS
+from .models import TwoStageModel
 
 
 def equilibrium_rms(lr: float, weight_decay: float) -> float:
@@ -60,14 +62,17 @@ def time_constant(lr: float, weight_decay: float) -> float:
     return 1.0 / (lr * weight_decay)
 
 
-def predicted_rms(rms0: float, lr: float, weight_decay: float, steps: Tensor | int) -> Tensor:
+def predicted_rms(rms0: float, lr: float, weight_decay: float, steps: Tensor | int,
+                  update_rms: float = 1.0) -> Tensor:
     """Predicted weight RMS after ``steps`` from a start of ``rms0``: ``[S] -> [S]`` (or a 0-d tensor).
 
-    ``sqrt(rms_eq^2 + (rms0^2 - rms_eq^2) (1 - lr wd)^(2 t))``: the random-walk recursion of the
-    module docstring solved exactly. Draw it beside :func:`weight_rms` measured over training.
+    ``sqrt(rms_eq^2 + (rms0^2 - rms_eq^2) (1 - lr wd)^(2 t))`` with ``rms_eq = update_rms *
+    sqrt(lr / (2 wd))``: the random-walk recursion of the module docstring solved exactly.
+    ``update_rms`` is the RMS of Adam's normalised update (1 in the textbook argument;
+    :func:`adam_update_rms` measures it). Draw it beside :func:`weight_rms` measured over training.
     """
     t = torch.as_tensor(steps, dtype=torch.float64)
-    eq2 = equilibrium_rms(lr, weight_decay) ** 2
+    eq2 = (update_rms * equilibrium_rms(lr, weight_decay)) ** 2
     return (eq2 + (rms0 ** 2 - eq2) * (1 - lr * weight_decay) ** (2 * t)).sqrt()
 
 
@@ -123,3 +128,57 @@ def weight_rms(model: nn.Module) -> WeightRMS:
     return WeightRMS(output=_pooled_rms([p for n, p in named if n.endswith("out.weight")]),
                      matrices=_pooled_rms([p for n, p in named if decays(n, p)]),
                      vectors=_pooled_rms([p for n, p in named if not decays(n, p)]))
+
+
+@torch.no_grad()
+def initial_weight_rms(model_cfg, seed: int) -> WeightRMS:
+    """:class:`WeightRMS` of the untrained :class:`~resmix.models.TwoStageModel` that a run with ``seed`` starts from."""
+    torch.manual_seed(seed)
+    return weight_rms(TwoStageModel(model_cfg))
+
+
+def prediction_rows(histories) -> list[dict]:
+    """Measured against predicted weight size, one row per run (a :class:`~resmix.train.History`).
+
+    Columns: ``lr``, ``weight_decay``, ``decay``, ``steps``, ``lr_wd_steps`` (time constants
+    elapsed), ``rms0`` (the weight matrices' RMS at initialisation), ``predicted`` and
+    ``measured`` (their RMS after the last step), ``ratio`` (measured / predicted), ``judged``
+    (``lr_wd_steps >= DYNAMICS.min_product``) and ``holds`` (judged and within
+    ``DYNAMICS.ratio_band``; ``None`` when not judged). Runs without decay have no prediction.
+    """
+    rows = []
+    for h in histories:
+        t, exp = h.experiment.train, h.experiment
+        steps = h.last["step"]
+        rms0 = initial_weight_rms(exp.model, t.seed).matrices
+        pred = float(predicted_rms(rms0, t.lr, t.weight_decay, steps)) if t.weight_decay > 0 else float("nan")
+        measured = h.last["weight_rms_matrices"]
+        product = t.lr * t.weight_decay * steps
+        judged = product >= DYNAMICS.min_product
+        rows.append({"lr": t.lr, "weight_decay": t.weight_decay, "decay": t.decay, "steps": steps,
+                     "lr_wd_steps": product, "rms0": rms0, "predicted": pred, "measured": measured,
+                     "ratio": measured / pred if t.weight_decay > 0 else float("nan"), "judged": judged,
+                     "holds": DYNAMICS.holds(measured, pred) if judged else None})
+    return rows
+
+
+@torch.no_grad()
+def adam_update_rms(optimizer: torch.optim.Optimizer) -> float:
+    """RMS of Adam's normalised update ``u = m_hat / (sqrt(v_hat) + eps)`` over the weight matrices, at the last step.
+
+    The equilibrium of :func:`equilibrium_rms` assumes ``E u^2 = 1``; with a measured ``u_rms``
+    the same random walk gives ``u_rms * sqrt(lr / (2 wd))``. ``nan`` before the first step.
+    """
+    total, count = 0.0, 0
+    for group in optimizer.param_groups:
+        beta1, beta2 = group["betas"]
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            if p.ndim < 2 or "exp_avg" not in state:
+                continue
+            step = float(state["step"])
+            m = state["exp_avg"].double() / (1 - beta1 ** step)
+            v = state["exp_avg_sq"].double() / (1 - beta2 ** step)
+            total += float((m / (v.sqrt() + group["eps"])).pow(2).sum())
+            count += p.numel()
+    return math.sqrt(total / count) if count else float("nan")

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .dynamics import initial_weight_rms, predicted_rms
 from .train import History
 
 COLORS = colormaps["tab10"].colors
@@ -127,4 +128,45 @@ def level_vs_correlation(table, label_col: str, x: str = "val_rms_ratio_db", y: 
     ax.set_xlabel("output level relative to target (dB)")
     ax.set_ylabel("|correlation with target|")
     ax.legend(fontsize=8)
+    return _style(fig)
+
+
+def weight_rms_vs_prediction(groups: Mapping[str, History], key: str = "weight_rms_matrices") -> Figure:
+    """Measured weight RMS over optimizer steps (solid) beside AdamW's prediction (dashed), one colour per run.
+
+    The prediction is :func:`~resmix.dynamics.predicted_rms` from the run's initial size
+    (:func:`~resmix.dynamics.initial_weight_rms`); runs without weight decay get none.
+    """
+    fig = BookFigure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    for i, (label, h) in enumerate(groups.items()):
+        t = h.experiment.train
+        steps = np.array([0.0] + h.series("step"))
+        rms0 = initial_weight_rms(h.experiment.model, t.seed).matrices
+        ax.plot(steps, [rms0] + h.series(key), color=COLORS[i % 10], label=label)
+        if t.weight_decay > 0:
+            ax.plot(steps, _np(predicted_rms(rms0, t.lr, t.weight_decay, torch.as_tensor(steps))), "--",
+                    color=COLORS[i % 10], lw=1)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("weight RMS (matrices)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("solid: measured; dashed: sqrt(lr / 2wd) equilibrium prediction", loc="left", fontsize=8)
+    return _style(fig)
+
+
+def sweep(x: Sequence[float], lines: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
+          logx: bool = True, hlines: Sequence[float] = ()) -> Figure:
+    """One line per named series over a swept variable (e.g. final level against epsilon)."""
+    fig = BookFigure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    for i, (label, ys) in enumerate(lines.items()):
+        ax.plot(x, ys, "o-", color=COLORS[i % 10], label=label, ms=4)
+    for y in hlines:
+        ax.axhline(y, color="k", lw=0.8, ls=":")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
     return _style(fig)

@@ -28,11 +28,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+import torch
+
 from .config import Experiment
 from .criteria import COLLAPSE, STATS, VERDICT_RULES
 from .data import frame, held_out
 from .diagnostics import output_scale_for, untrained_level_db
+from .score import RemedyScore, remedy_score
 from .stats import PairedDifference, paired_difference, values_by_seeds
+from .study import load_model
 
 SEEDS = tuple(range(STATS.min_seeds))  # model seeds 0-4
 DATA_SEEDS = (1234, 2234)  # DataConfig's default data seed and one 1000 above (held-out sets: seed + 1)
@@ -41,10 +45,17 @@ STRONG_DECAY = 3.0  # lr 1e-3 x wd 3 x 768 steps = 2.3 time constants at the qui
 REMEDY_WEIGHT = 0.01  # the seed's "small reconstruction loss (e.g., 0.01)"
 VARIANCE_WEIGHT = 0.1  # the hinge's smallest weight that held the level in the first book
 
+RECONSTRUCTION_REMEDIES = ("mse 0.01", "mrstft 0.01")  # the seed's remedy, in its two kinds: what C8 is about
 SEED_SETTING = "seed's setting"
 MATCHED_QUIET = "matched eps, quiet start"
 STRONG = "strong decay"
 BASELINE = MATCHED_QUIET  # chapter 5's no-remedy baseline
+
+
+def scaled(exp: Experiment, steps: int = 4, width: int = 2) -> Experiment:
+    """``exp`` with ``steps`` times the epochs and ``width`` times ``d_model`` (the scale check's runs)."""
+    return replace(exp.with_(train={"epochs": exp.train.epochs * steps}, model={"d_model": exp.model.d_model * width}),
+                   name=f"{exp.name}-x{steps}steps-x{width}width")
 
 
 def replicate(exp: Experiment, seeds: Sequence[int] = SEEDS,
@@ -103,12 +114,13 @@ class ConfigSummary:
     vs_seed: PairedDifference | None  # final level minus the seed's setting's, paired; None for that one
 
 
-def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None) -> ConfigSummary:
+def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None, method: str) -> ConfigSummary:
     at21 = [COLLAPSE.collapsed(level_at(h, 21), h.records[min(21, len(h.records)) - 1]["val_corr_target"]) for h in runs]
     end = [COLLAPSE.collapsed(h.last["val_rms_ratio_db"], h.last["val_corr_target"]) for h in runs]
     diff = None
     if seed_runs is not None:
-        diff = paired_difference(values_by_seeds(runs, "val_rms_ratio_db"), values_by_seeds(seed_runs, "val_rms_ratio_db"))
+        diff = paired_difference(values_by_seeds(runs, "val_rms_ratio_db"), values_by_seeds(seed_runs, "val_rms_ratio_db"),
+                                 method=method)
     return ConfigSummary(len(runs), sum(at21), sum(end), sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in runs),
                          sum(h.last["val_rms_ratio_db"] for h in runs) / len(runs), diff)
 
@@ -120,7 +132,7 @@ class C7Result:
     configs: dict[str, ConfigSummary]
 
 
-def c7_verdict(runs: Mapping[str, Sequence[Any]]) -> C7Result:
+def c7_verdict(runs: Mapping[str, Sequence[Any]], method: str = STATS.method) -> C7Result:
     """C7 from the runs of :func:`collapse_configs` (``{name: histories}``), by a rule fixed before the runs.
 
     - **supported**: the seed's setting collapses (``COLLAPSE.collapsed``: 20 dB below the
@@ -130,9 +142,13 @@ def c7_verdict(runs: Mapping[str, Sequence[Any]]) -> C7Result:
       is below the seed's setting's by more than ``STATS.level_margin_db`` (the paired
       interval lies entirely below ``-margin``);
     - **refuted**: neither.
+
+    ``method``: the bootstrap's (``resmix.stats``); with very few pairs (the scale check's two)
+    ``"percentile"``, whose interval then spans the pairs' own differences: "below" means every
+    pair is below.
     """
     seed_runs = runs[SEED_SETTING]
-    configs = {name: _summary(hs, None if name == SEED_SETTING else seed_runs) for name, hs in runs.items()}
+    configs = {name: _summary(hs, None if name == SEED_SETTING else seed_runs, method) for name, hs in runs.items()}
     s = configs[SEED_SETTING]
     if s.collapsed_at_21 >= VERDICT_RULES.min_share * s.n:
         return C7Result("supported", f"the seed's setting collapses by epoch 21 in {s.collapsed_at_21}/{s.n} runs", configs)
@@ -163,7 +179,8 @@ class C8Result:
     baseline_quiet: bool  # the baseline ends below the target in at least min_share of its runs
 
 
-def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[bool]]) -> C8Result:
+def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[bool]],
+               method: str = STATS.method) -> C8Result:
     """C8 from the runs of :func:`remedy_configs` and whether each run passes the remedy score.
 
     ``passed[name][i]`` belongs to ``runs[name][i]``. A remedy *passes* when at least
@@ -174,16 +191,18 @@ def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[
     - **supported**: a reconstruction loss at 0.01 (MSE or MR-STFT) passes;
     - **partly**: none passes, but one lifts the level (it stops the quiet part only);
     - **refuted**: neither.
+
+    ``method``: as in :func:`c7_verdict`.
     """
     base = runs["none"]
     base_quiet = sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in base) >= VERDICT_RULES.min_share * len(base)
     out = {}
     for name, hs in runs.items():
         diff = None if name == "none" else paired_difference(values_by_seeds(hs, "val_rms_ratio_db"),
-                                                             values_by_seeds(base, "val_rms_ratio_db"))
+                                                             values_by_seeds(base, "val_rms_ratio_db"), method=method)
         out[name] = RemedySummary(len(hs), sum(map(bool, passed[name])),
                                   sum(h.last["val_rms_ratio_db"] for h in hs) / len(hs), diff)
-    recon = [n for n in runs if n in ("mse 0.01", "mrstft 0.01")]
+    recon = [n for n in runs if n in RECONSTRUCTION_REMEDIES]
     passes = [n for n in recon if out[n].score_passed >= VERDICT_RULES.min_share * out[n].n]
     lifts = [n for n in recon if base_quiet and out[n].vs_none.verdict(STATS.level_margin_db) == "above"]
     if passes:
@@ -193,3 +212,33 @@ def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[
                         out, base_quiet)
     return C8Result("refuted", "no reconstruction loss at 0.01 passes the score or lifts a quiet baseline's level",
                     out, base_quiet)
+
+
+def _interval(d: PairedDifference | None, margin: float) -> dict[str, Any]:
+    if d is None:
+        return {"difference_db": None, "low": None, "high": None, "reading": "baseline"}
+    return {"difference_db": d.mean, "low": d.low, "high": d.high, "reading": d.verdict(margin)}
+
+
+def c7_rows(result: C7Result) -> list[dict[str, Any]]:
+    """One row per configuration of :func:`c7_verdict`'s result: counts, mean level, paired difference."""
+    return [{"configuration": name, "runs": c.n, "collapsed by epoch 21": c.collapsed_at_21,
+             "collapsed at the end": c.collapsed_end, "below the target": c.quiet_end, "level_db": c.level_end_db,
+             **_interval(c.vs_seed, STATS.level_margin_db)} for name, c in result.configs.items()]
+
+
+def c8_rows(result: C8Result) -> list[dict[str, Any]]:
+    """One row per remedy of :func:`c8_verdict`'s result: score passes, mean level, paired difference."""
+    return [{"remedy": name, "runs": r.n, "pass all four tests": r.score_passed, "level_db": r.level_end_db,
+             **_interval(r.vs_none, STATS.level_margin_db)} for name, r in result.remedies.items()]
+
+
+def score_runs(histories: Sequence[Any], results: str) -> list[RemedyScore]:
+    """:func:`resmix.score.remedy_score` of each stored run's final model, on that run's own held-out clips."""
+    out = []
+    for h in histories:
+        d = h.experiment.data
+        x, y = (frame(w, d.frame_size) for w in held_out(d))
+        with torch.no_grad():
+            out.append(remedy_score(load_model(h.experiment, results), x, y, d.sample_rate))
+    return out

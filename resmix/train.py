@@ -25,7 +25,7 @@ from ._checks import check_same_shape, check_tensor
 from ._io import atomic_path, set_aside
 from .config import Experiment
 from .data import frame, held_out, make_pairs
-from .dynamics import make_optimizer, weight_rms
+from .dynamics import adam_update_rms, make_optimizer, weight_rms
 from .losses import compute_losses
 from .measure import measure
 from .metrics import pearson, rms
@@ -279,7 +279,8 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
         record |= {f"train_{k}": v for k, v in zip(terms.items(), means)}
         record |= {"grad_norm_stage1": means[-2], "grad_norm_stage2": means[-1]}
         weights = weight_rms(model)  # beside dynamics.equilibrium_rms: where AdamW pulls them
-        record |= {"weight_rms_output": weights.output, "weight_rms_matrices": weights.matrices}
+        record |= {"weight_rms_output": weights.output, "weight_rms_matrices": weights.matrices,
+                   "weight_rms_vectors": weights.vectors, "adam_update_rms": adam_update_rms(opt)}
         try:
             val = evaluate(model, *val_data, exp)
         except NonFiniteLossError as e:  # the epoch's last update diverged: no training step saw it

@@ -83,3 +83,47 @@ def test_weight_rms_pools_the_groups():
     r = weight_rms(model)
     assert r.output == pytest.approx(2.0) and r.vectors == pytest.approx(0.5)
     assert r.matrices == pytest.approx(math.sqrt((4 * out_n + (mat_n - out_n)) / mat_n))
+
+
+def test_initial_weight_rms_is_the_models_at_that_seed():
+    from resmix.dynamics import initial_weight_rms
+    cfg = ModelConfig(d_model=16, n_heads=2, n_layers=1)
+    a, b = initial_weight_rms(cfg, 0), initial_weight_rms(cfg, 0)
+    assert a == b and initial_weight_rms(cfg, 1) != a
+    torch.manual_seed(0)
+    assert weight_rms(TwoStageModel(cfg)) == a
+
+
+def test_prediction_rows_judge_only_runs_with_a_time_constant_elapsed(tiny):
+    from resmix.criteria import DYNAMICS
+    from resmix.dynamics import prediction_rows
+    from resmix.train import train
+    long = train(tiny.with_(train={"lr": 1e-2, "weight_decay": 50.0}), progress=False)  # lr*wd*t = 4 at 8 steps
+    short = train(tiny.with_(train={"weight_decay": 0.01}), progress=False)
+    none = train(tiny.with_(train={"weight_decay": 0.0}), progress=False)
+    r_long, r_short, r_none = prediction_rows([long, short, none])
+    assert r_long["lr_wd_steps"] == pytest.approx(1e-2 * 50 * 8) and r_long["judged"]
+    assert r_long["ratio"] == pytest.approx(r_long["measured"] / r_long["predicted"])
+    assert r_long["holds"] == DYNAMICS.holds(r_long["measured"], r_long["predicted"])
+    assert not r_short["judged"] and r_short["holds"] is None
+    assert math.isnan(r_none["predicted"]) and r_none["holds"] is None
+    assert r_long["measured"] < r_long["rms0"]  # strong decay shrinks the weights within the run
+
+
+def test_adam_update_rms_is_one_for_steady_unit_gradients_and_small_for_noise():
+    from resmix.dynamics import adam_update_rms
+    torch.manual_seed(0)
+    for grads, low, high in ((lambda: torch.ones(50, 40), 0.99, 1.01),  # a constant gradient: m_hat = sqrt(v_hat)
+                             (lambda: torch.randn(50, 40), 0.1, 0.6)):  # zero-mean noise: |m_hat| << sqrt(v_hat)
+        w = torch.nn.Parameter(torch.zeros(50, 40))
+        opt = torch.optim.AdamW([w], lr=1e-3)
+        assert math.isnan(adam_update_rms(opt))
+        for _ in range(200):
+            w.grad = grads()
+            opt.step()
+        assert low < adam_update_rms(opt) < high
+
+
+def test_predicted_rms_with_a_smaller_update_scales_only_the_equilibrium():
+    assert float(predicted_rms(0.3, 1e-3, 0.01, 0, update_rms=0.2)) == pytest.approx(0.3)
+    assert float(predicted_rms(0.3, 1e-3, 0.01, 10**9, update_rms=0.2)) == pytest.approx(0.2 * math.sqrt(0.05))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from resmix.config import quick
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "gpu_check.sh"
 sys.path.insert(0, str(ROOT / "tools"))
@@ -50,7 +52,7 @@ def test_bench_step_and_report_on_cpu(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     report = (tmp_path / "report.md").read_text()
     assert "| benchmark, quick and full sizes | ok |" in report
-    assert "| quick (batch 32, d_model 64) | fp32 | resmix |" in report
+    assert f"| quick (batch {quick().train.batch_size}, d_model {quick().model.d_model}) | fp32 | resmix |" in report
     import torch
     assert json.loads((tmp_path / "env.txt").read_text())["cuda_available"] is torch.cuda.is_available()
 

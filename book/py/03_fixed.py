@@ -36,7 +36,7 @@ try:
     import resmix  # noqa: F401
 except ImportError:
     import importlib, os, subprocess, sys  # noqa: E401
-    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.2.0")
+    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.3.0")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
@@ -176,36 +176,47 @@ glue_all({f"scale_{k}_{r}_{s}": col(r, s, k) for r in ("leaky", "none") for s in
           for k in ("loss_reconstruction", "common_share", "swap_input", "swap_target")})
 failed_leaky = [name for name, ok in tests["leaky"].items() if not ok]
 glue("scale_leaky_sentence", "RMS scaling also meets every part of the rule for the leaky design" if not failed_leaky
-     else f"For the leaky design the rule is not met in full: with RMS scaling it fails on {' and '.join(failed_leaky)}",
+     else f"for the leaky design the rule is not met in full: RMS scaling fails its test{'s' if len(failed_leaky) > 1 else ''} of {' and '.join(failed_leaky)}",
      display=False)
 assert exp.model.input_scale == "rms" and all(tests["none"].values()), \
     f"the text says 'rms' meets the rule for the fixed design and is the default: {tests}"
-assert tests["leaky"]["lower error"], "the text says rms lowers the leaky design's error too"
 paired = {r: [h_rms.last["val_loss_reconstruction"] < h_raw.last["val_loss_reconstruction"]
               for h_rms, h_raw in zip(study.group(scale_runs, ["model.residual", "model.input_scale"])[(r, "rms")],
                                       study.group(scale_runs, ["model.residual", "model.input_scale"])[(r, "raw")])]
           for r in ("leaky", "none")}
-glue("n_seeds_scale", len(seeds), display=False)
-assert all(paired["none"]) and all(paired["leaky"]), "the text says rms has the lower error in every seed"
+
+
+def lower_in(p):
+    if all(p):
+        return f"lower with RMS scaling in each of the {len(p)} seeds"
+    if not any(p):
+        return f"lower with the raw input in each of the {len(p)} seeds"
+    return f"lower with RMS scaling in {sum(p)} of {len(p)} seeds"
+
+
+glue_all({"n_seeds_scale": len(seeds), "scale_err_none": lower_in(paired["none"]),
+          "scale_err_leaky": lower_in(paired["leaky"])})
+assert all(paired["none"]), "the text says rms has the lower error in every seed for the fixed design"
 assert (scale_table["val_common_share_mean"] < 0.5).all() and (scale_table["val_swap_target_mean"] > 1).all(), \
     "the text says every trained reconstruction depends on its inputs"
 
 # %% [markdown]
 # For the fixed design, RMS scaling reaches a held-out MSE of
-# {glue:text}`scale_loss_reconstruction_none_rms:.5f` against
-# {glue:text}`scale_loss_reconstruction_none_raw:.5f` raw, lower in each of the
-# {glue:text}`n_seeds_scale` seeds; for the leaky design {glue:text}`scale_loss_reconstruction_leaky_rms:.5f`
-# against {glue:text}`scale_loss_reconstruction_leaky_raw:.5f`, also lower in each seed. The rule's
+# {glue:text}`scale_loss_reconstruction_none_rms:.2e` against
+# {glue:text}`scale_loss_reconstruction_none_raw:.2e` raw, {glue:text}`scale_err_none`; for the
+# leaky design {glue:text}`scale_loss_reconstruction_leaky_rms:.2e` against
+# {glue:text}`scale_loss_reconstruction_leaky_raw:.2e`, {glue:text}`scale_err_leaky` (its residual
+# hands the target to the output without the input projection, so how the audio enters matters
+# less to it). The rule's
 # comparative half is met on the fixed design only by margins within the spread between seeds (common
 # share {glue:text}`scale_common_share_none_rms:.3f` against {glue:text}`scale_common_share_none_raw:.3f`;
 # see the `_std` columns), and {glue:text}`scale_leaky_sentence`. Read plainly, after seeing these
 # numbers: on this task both scales give outputs that depend on their inputs (every common share
 # below 0.5, against 1 for an output that ignores its inputs and 1/B for B independent clips; every
 # target swap sensitivity above 1, against about $\sqrt2$ for outputs that change completely), and
-# RMS scaling lowers the error. On the untrained model the difference is stark (above). The
-# package's default is therefore `ModelConfig.input_scale = "rms"`; chapters 1 to 3 use it;
-# chapters 4 and 5 keep the first book's `"raw"` so that their numbers stay comparable with it,
-# and say so.
+# RMS scaling lowers the fixed design's error. On the untrained model the difference is stark
+# (above). The package's default is therefore `ModelConfig.input_scale = "rms"`, and every later
+# chapter uses it.
 #
 # ## Is it harder to train?
 #
@@ -227,7 +238,7 @@ assert (scale_table["val_common_share_mean"] < 0.5).all() and (scale_table["val_
 # $\{3\cdot10^{-4}, 10^{-3}, 3\cdot10^{-3}\}$ put every best rate at its top; and the control
 # replaced two earlier ones, the negated target (lopsided: the leaky branch must then undo 1.5
 # times the target, not 0.5) and the sample-wise product $I \odot T$ (neither design learned it
-# in 120 steps, so it could not separate them).
+# in the 120 steps of the previous quick profile, so it could not separate them).
 
 # %% mystnb={"image": {"alt": "Held-out reconstruction error over optimizer steps for both designs at their best learning rate, reconstructing the target and the difference of input and target"}}
 TASKS = ["target", "difference"]
