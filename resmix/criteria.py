@@ -2,8 +2,10 @@
 
 PRE-REGISTERED: these values were fixed in code (issue 9) before the runs of the re-derived
 chapters 4 and 5, from the first book's definitions, from measurements on held-out data and
-on the known controls of :func:`resmix.score.sanity_table` (never on trained runs), and from
-conventions. They must not be tuned on the runs they judge: a change after seeing results
+on the known controls of :func:`resmix.score.sanity_table`, and from conventions. Some are
+*informed* by the first book's trained runs (the swap floor, the common-share ceiling, the lag
+window: their comments say which), never by the runs they now judge. They must not be tuned on
+the runs they judge: a change after seeing results
 makes every analysis that uses it exploratory, and the chapter must say so
 (``EXPLORATORY_NOTE``). Each dataclass is frozen; a chapter that wants another value
 for an exploratory analysis builds its own instance with ``dataclasses.replace`` and labels it.

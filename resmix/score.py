@@ -153,6 +153,16 @@ def copy_of_target() -> Model:
     return lambda input, target: target.clone()
 
 
+def copy_of_input() -> Model:
+    """Outputs the input itself (a model that passes its conditioning audio through)."""
+    return lambda input, target: input.clone()
+
+
+def leaky_mix() -> Model:
+    """Outputs ``(input + target) / 2``: the leaky design's residual alone, its failure in chapter 1."""
+    return lambda input, target: 0.5 * (input + target)
+
+
 def shifted_copy(shift: int = 12) -> Model:
     """Outputs the target delayed by ``shift`` samples (zeros first): 1.5 ms at 8 kHz."""
     def model(input: Tensor, target: Tensor) -> Tensor:
@@ -214,6 +224,8 @@ CONTROLS: dict[str, tuple[Callable[[int], Model], str]] = {
     "silence": (lambda sr: silence(), "level"),
     "copy of the target": (lambda sr: copy_of_target(), "no_copy"),
     "target shifted 12 samples": (lambda sr: shifted_copy(12), "no_copy"),
+    "copy of the input": (lambda sr: copy_of_input(), "no_copy"),
+    "half input + half target": (lambda sr: leaky_mix(), "no_copy"),
     "fixed waveform": (lambda sr: fixed_waveform(sr), "input_dependence"),
     "white noise at the target's level": (lambda sr: white_noise(0), "spectral"),
     "phase-randomised target": (lambda sr: phase_randomised_target(0), ""),
