@@ -4,7 +4,7 @@ Written (issue 9) before the runs they judge, and never tuned on them. Chapter 4
 and the scale-check appendix build their runs from here and read their verdicts from here,
 so a change to a rule shows in ``git log`` and applies to every page at once.
 
-Configurations (each replicated over :data:`SEEDS` x :data:`DATA_SEEDS`: 5 model seeds x 2
+Configurations (each replicated over ``SEEDS`` x ``DATA_SEEDS``: 5 model seeds x 2
 data seeds, the pairs that :mod:`resmix.stats` matches):
 
 - ``"seed's setting"``: the fixed design, anti-correlation and novelty at weight 1, no

@@ -103,4 +103,6 @@ def glue_all(values: Mapping[str, object]) -> None:
     """``myst_nb.glue(name, value, display=False)`` for every item: the numbers the prose quotes."""
     from myst_nb import glue
     for name, value in values.items():
+        if hasattr(value, "item") and getattr(value, "shape", None) == ():  # a NumPy or 0-d torch scalar
+            value = value.item()  # so the book formats it as a number, not as "np.float64(...)"
         glue(name, value, display=False)

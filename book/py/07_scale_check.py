@@ -128,7 +128,27 @@ glue_all({"c7_chapter": held["C7"][0], "c7_scaled": held["C7"][1], "c8_chapter":
 glue("claims", claims_html(claims), display=False)
 claims_html(claims)
 
+# %% tags=["remove-cell"]
+sc, mc = c7.configs[protocol.SEED_SETTING], c7.configs[protocol.MATCHED_QUIET]
+mse, mr = c8.remedies["mse 0.01"], c8.remedies["mrstft 0.01"]
+words = {"above": "above it", "below": "below it", "within": "within ±1 dB of it", "straddles": "not distinguishable from it"}
+glue_all({"s_end": sc.level_end_db, "s_end_ch": chapter_c7.configs[protocol.SEED_SETTING].level_end_db,
+          "m_end": mc.level_end_db, "m_end_ch": chapter_c7.configs[protocol.MATCHED_QUIET].level_end_db,
+          "m_coll": mc.collapsed_at_21, "n_scaled": mc.n,
+          "mse_d": mse.vs_none.mean, "mse_reading": words[mse.vs_none.verdict(1.0)],
+          "mse_d_ch": chapter_c8.remedies["mse 0.01"].vs_none.mean,
+          "mr_d": mr.vs_none.mean, "mr_d_ch": chapter_c8.remedies["mrstft 0.01"].vs_none.mean})
+assert sc.level_end_db > chapter_c7.configs[protocol.SEED_SETTING].level_end_db, "the text says the seed's setting gets louder still"
+assert sum(r.score_passed for r in c8.remedies.values()) == 0, "the text says no scaled run passes the score"
+
 # %% [markdown]
 # **C7** (chapter: {glue:text}`c7_chapter`; here: {glue:text}`c7_scaled`) {glue:text}`c7_holds` at
-# this scale. **C8** (chapter: {glue:text}`c8_chapter`; here: {glue:text}`c8_scaled`)
-# {glue:text}`c8_holds`.
+# this scale. The seed's setting ends at {glue:text}`s_end:+.1f` dB (chapter: {glue:text}`s_end_ch:+.1f`):
+# longer and wider training makes it louder still. The matched-ε, frozen-gain configuration ends at
+# {glue:text}`m_end:+.1f` dB (chapter: {glue:text}`m_end_ch:+.1f`), collapsed by epoch 21 in
+# {glue:text}`m_coll` of {glue:text}`n_scaled` runs.
+#
+# **C8** (chapter: {glue:text}`c8_chapter`; here: {glue:text}`c8_scaled`) {glue:text}`c8_holds`. The
+# MSE at 0.01 ends {glue:text}`mse_d:+.1f` dB from the baseline, {glue:text}`mse_reading` by the
+# percentile interval over the two pairs (chapter: {glue:text}`mse_d_ch:+.2f` dB); the MR-STFT loss ends {glue:text}`mr_d:+.1f` dB above
+# it (chapter: {glue:text}`mr_d_ch:+.1f`). No scaled run passes the score.
