@@ -75,3 +75,10 @@ def test_c8_rules():
     assert protocol.c8_verdict(lifted, fail | {"variance 0.1": [True] * 10}).verdict == "partly"  # not the seed's remedy
     same = quiet | {k: _runs(e, -10.0, seed=4) for k, e in remedies.items() if k != "none"}
     assert protocol.c8_verdict(same, fail).verdict == "refuted"
+
+
+def test_a_single_pair_is_read_as_its_own_difference(configs):
+    one = {k: _runs(e, v, spread=0.0)[:1] for (k, e), v in zip(configs.items(), (5.0, -25.0, -3.0))}
+    r = protocol.c7_verdict(one, method="percentile")
+    d = r.configs[protocol.MATCHED_QUIET].vs_seed
+    assert (d.n, d.low, d.mean, d.high) == (1, -30.0, -30.0, -30.0) and r.verdict == "partly"

@@ -61,7 +61,9 @@ cfg = exp.data
 x_wave, y_wave = held_out(cfg)  # held-out clips of data seed cfg.seed, [B, N]
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
 PROTOCOL_RUNS = "_output/results/protocol"  # chapter 4's pre-registered runs, the baseline among them
-remedies = protocol.remedy_configs(exp)
+# The variance hinge was registered as a comparator (it is not part of the C8 rule); it runs in the
+# exploratory sweep below instead, to keep this chapter within its time budget on a 2-core CPU.
+remedies = {k: v for k, v in protocol.remedy_configs(exp).items() if k != "variance 0.1"}
 base = remedies["none"]
 glue_all({"n_seeds": len(protocol.SEEDS), "n_data_seeds": len(protocol.DATA_SEEDS), "steps": optimizer_steps(base),
           "min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.level_margin_db})
@@ -138,7 +140,8 @@ assert score.sanity_problems(sanity) == [], score.sanity_problems(sanity)
 #
 # The baseline is chapter 4's *matched ε, quiet start* configuration (the setup table above).
 # Three remedies are added to it, each alone: a waveform MSE to the target and a multi-resolution
-# STFT loss, both at the seed's weight 0.01, and the variance hinge at 0.1. Each is run with the
+# STFT loss, both at the seed's weight 0.01 (the variance hinge, registered as a comparator, runs in
+# the exploratory sweep below instead, for time). Each is run with the
 # baseline's {glue:text}`n_seeds` model seeds on {glue:text}`n_data_seeds` data seeds,
 # {glue:text}`steps` optimizer steps, and each run's final model is scored on its own data seed's
 # held-out clips. The rule, fixed in `resmix.protocol` before the runs: a remedy **passes** when at
@@ -183,7 +186,7 @@ fig
 
 # %% tags=["remove-cell"]
 R = c8.remedies
-glue_all({f"{k}_{f}": v for key, k in (("mse 0.01", "mse"), ("mrstft 0.01", "mr"), ("variance 0.1", "var"), ("none", "none"))
+glue_all({f"{k}_{f}": v for key, k in (("mse 0.01", "mse"), ("mrstft 0.01", "mr"), ("none", "none"))
           for f, v in (("end", R[key].level_end_db), ("pass", R[key].score_passed),
                        ("diff", R[key].vs_none.mean if R[key].vs_none else 0.0),
                        ("lo", R[key].vs_none.low if R[key].vs_none else 0.0),
@@ -198,7 +201,6 @@ assert c8.verdict == "partly" and c8.baseline_quiet, "the text reads C8 as partl
 assert R["mse 0.01"].vs_none.verdict(STATS.level_margin_db) == "within", "the text says MSE at 0.01 changes the level by < 1 dB"
 assert R["mrstft 0.01"].vs_none.verdict(STATS.level_margin_db) == "above" and R["mrstft 0.01"].level_end_db < -REMEDY.level_band_db, \
     "the text says MR-STFT lifts the level but not into the band"
-assert abs(R["variance 0.1"].level_end_db) < REMEDY.level_band_db, "the text says the hinge holds the level"
 assert sum(r.score_passed for r in R.values()) == 0 and per_test["input_dependence"].max() == 0, \
     "the text says no run passes, and none passes input dependence"
 
@@ -210,8 +212,7 @@ assert sum(r.score_passed for r in R.values()) == 0 and per_test["input_dependen
 # margin). **The MR-STFT loss at 0.01 stops the fall**: its output stays near where the frozen gain
 # starts it ({glue:text}`mr_ep1:+.1f` dB after the first epoch, {glue:text}`mr_end:+.1f` dB at the
 # end), {glue:text}`mr_diff:+.1f` dB above the baseline (95% CI {glue:text}`mr_lo:+.1f` to
-# {glue:text}`mr_hi:+.1f`), far below the target. **The variance hinge holds the level**
-# ({glue:text}`var_end:+.1f` dB), which is all it asks for. **No run passes the score**
+# {glue:text}`mr_hi:+.1f`), far below the target. **No run passes the score**
 # ({glue:text}`n_passing_total` of all runs): every one fails the input-dependence test (common share
 # at least {glue:text}`common_min:.2f`; below 0.5 passes), and {glue:text}`spectral_sentence`. None
 # copies its target or input.
@@ -255,7 +256,7 @@ terms.style.format("{:.2e}")
 SWEEP_SEEDS = [0]
 sweep_exps = (study.grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mse"}), {"loss.reconstruction": [0.1, 1.0]}, SWEEP_SEEDS)
               + study.grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mrstft"}), {"loss.reconstruction": [0.1, 1.0]}, SWEEP_SEEDS)
-              + study.grid(base.with_(name="ch5-sweep"), {"loss.variance": [1.0]}, SWEEP_SEEDS))
+              + study.grid(base.with_(name="ch5-sweep"), {"loss.variance": [0.1, 1.0]}, SWEEP_SEEDS))
 sweep_runs = study.run_grid(sweep_exps, "_output/results/ch5", workers=os.cpu_count(), progress=False)
 base_runs = [h for h in c8_runs["none"] if study.setting(h, "data.seed") == cfg.seed and study.setting(h, "train.seed") in SWEEP_SEEDS]
 rows = []
@@ -275,6 +276,8 @@ sweep_table.round(3)
 st = sweep_table["rms_ratio_db"]
 glue_all({"sw_none": st[("none", 0.0)], "sw_mse1": st[("mse", 1.0)], "sw_mse01": st[("mse", 0.1)],
           "sw_mr01": st[("mrstft", 0.1)], "sw_mr1": st[("mrstft", 1.0)],
+          "sw_var01": st[("variance hinge", 0.1)], "sw_var1": st[("variance hinge", 1.0)],
+          "sw_var_failed": "; ".join(f"weight {w:g}: {f}" for w, f in sweep_table.loc["variance hinge", "failed tests"].items()),
           "sw_mr_common": sweep_table.loc["mrstft", "common_share"].max(),
           "sw_mr_swap_t": sweep_table.loc["mrstft", "swap_target"].min(),
           "sw_mr_swap_i": sweep_table.loc["mrstft", "swap_input"].max(),
@@ -294,7 +297,9 @@ assert all("no_copy" in f and "input_dependence" not in f for f in sweep_table.l
 # clip's target moves its output by at least {glue:text}`sw_mr_swap_t:.2f` of its norm (its input by at
 # most {glue:text}`sw_mr_swap_i:.2f`): it passes the input-dependence test by following its target.
 # But its failed tests are {glue:text}`sw_mr_failed`: it follows the target by hiding a copy of it
-# within ±10 ms, the phase-blind loss's way found in {ref}`chapter 2 <ch-algebra>`.
+# within ±10 ms, the phase-blind loss's way found in {ref}`chapter 2 <ch-algebra>`. The variance hinge
+# at 0.1 and 1 holds the level ({glue:text}`sw_var01:+.1f` and {glue:text}`sw_var1:+.1f` dB), which is
+# all it asks for; its failed tests: {glue:text}`sw_var_failed`.
 
 # %% [markdown]
 # Listen to the baseline and each pre-registered remedy (model seed 0, data seed {glue:text}`data_seed`):
