@@ -105,6 +105,44 @@ print(f"profile {exp.profile}; untrained fixed design at {START_DB:+.1f} dB re t
 setup_html(seed_cfg)
 
 # %% [markdown]
+# Every run of this chapter is defined here and trained in one grid, the longest first, so that both
+# cores stay busy to the end; each section below loads its runs from the store.
+
+# %%
+c7_exps = {name: protocol.replicate(e) for name, e in configs.items()}
+FACT_SEEDS = protocol.SEEDS[:3]  # three model seeds: what the time budget of a 2-core CPU allows
+matched_cfg = configs[protocol.MATCHED_QUIET]
+alone = {"matched ε, default start": matched_cfg.with_(model={"output_scale": 1.0}),
+         "textbook ε, frozen start": matched_cfg.with_(loss={"eps": 1e-8})}
+DYN_LRS, DYN_WDS = [1e-3, 3e-3], [0.01, 0.1, 1.0, 3.0]
+DYN_WEIGHTS_ONLY = [(3e-3, 3.0)]  # the strongest decay, on the weight matrices only
+DYN_EPOCHS = 32 if exp.profile == "quick" else exp.train.epochs  # quick: 1024 steps, so lr*wd*t spans 0.01-9
+dyn_base = seed_cfg.with_(name="ch4-dyn", train={"epochs": DYN_EPOCHS})
+dyn_exps = study.grid(dyn_base, {"train.weight_decay": [0.0]})  # no decay: the control
+dyn_exps += study.grid(dyn_base, {"train.lr": DYN_LRS[:1], "train.weight_decay": DYN_WDS})
+dyn_exps += study.grid(dyn_base, {"train.lr": DYN_LRS[1:], "train.weight_decay": DYN_WDS[2:]})  # decays that act within the run
+dyn_exps += [e for lr, wd in DYN_WEIGHTS_ONLY
+             for e in study.grid(dyn_base.with_(train={"decay": "weights"}), {"train.lr": [lr], "train.weight_decay": [wd]})]
+SL_SEEDS = [0]  # one run per cell: what the time budget allows
+gain = output_gain_for(protocol.QUIET_START_DB, START_DB)
+scale = output_scale_for(protocol.QUIET_START_DB, START_DB)
+sl_exps = {(how, eps): study.grid(seed_cfg.with_(name="ch4-start", loss={"eps": eps},
+                                                  model={"output_gain": gain} if how == "shrunk weights (output_gain)"
+                                                  else {"output_scale": scale}), {}, SL_SEEDS)
+           for how in ("shrunk weights (output_gain)", "frozen gain (output_scale)") for eps in (1e-8, EPS_MATCHED)}
+EPS_SWEEP = [1e-8, 1e-4, 1e-2, 1e-1]  # seven decades
+EPS_EPOCHS = 6 if exp.profile == "quick" else exp.train.epochs // 3
+STARTS = {f"default ({START_DB:+.0f} dB)": 1.0, f"frozen {protocol.QUIET_START_DB:+.0f} dB": scale}
+eps_base = seed_cfg.with_(name="ch4-eps", train={"epochs": EPS_EPOCHS})
+eps_exps = study.grid(eps_base, {"loss.eps": EPS_SWEEP, "model.output_scale": list(STARTS.values()),
+                                 "loss.corr_axes": ["clip", "frame", "batch"]})
+everything = (dyn_exps + [e for es in c7_exps.values() for e in es]
+              + [e for a in alone.values() for e in protocol.replicate(a, FACT_SEEDS, [cfg.seed])]
+              + [e for es in sl_exps.values() for e in es] + eps_exps)
+print(f"{len(everything)} runs, {sum(optimizer_steps(e) for e in everything):,} optimizer steps in all")
+study.run_grid(everything, PROTOCOL_RUNS, workers=workers, progress=False);
+
+# %% [markdown]
 # ## The pre-registered test
 #
 # Three configurations, each run with {glue:text}`n_seeds` model seeds on {glue:text}`n_data_seeds`
@@ -136,7 +174,6 @@ setup_html(seed_cfg)
 # per cell, read after seeing them, and no verdict rests on them.
 
 # %%
-c7_exps = {name: protocol.replicate(e) for name, e in configs.items()}
 c7_flat = study.run_grid([e for es in c7_exps.values() for e in es], PROTOCOL_RUNS, workers=workers, progress=False)
 c7_runs, i = {}, 0
 for name, es in c7_exps.items():
@@ -251,10 +288,6 @@ assert min(ac_runs) > 0.3, "the text says no output is constant in time"
 # {glue:text}`data_seed`, paired with the same runs of the collapsing configuration.
 
 # %%
-FACT_SEEDS = protocol.SEEDS[:3]  # three model seeds: what the time budget of a 2-core CPU allows
-matched_cfg = configs[protocol.MATCHED_QUIET]
-alone = {"matched ε, default start": matched_cfg.with_(model={"output_scale": 1.0}),
-         "textbook ε, frozen start": matched_cfg.with_(loss={"eps": 1e-8})}
 alone_runs = {k: study.run_grid(protocol.replicate(e, FACT_SEEDS, [cfg.seed]), PROTOCOL_RUNS, workers=workers, progress=False)
               for k, e in alone.items()}
 both_runs = [h for h in c7_runs[protocol.MATCHED_QUIET]
@@ -295,25 +328,16 @@ assert a_eps["collapsed"] == 0 and a_start["collapsed"] == 0, "the text says nei
 # weights settle where the two balance, at an RMS of $\sqrt{\eta/2\lambda}$ per coordinate, reached
 # over about $1/(\eta\lambda)$ steps (`resmix.dynamics`, which also solves the approach exactly).
 # The prediction depends on $\eta\lambda t$, so the grid spans it: learning rates
-# {glue:text}`dyn_lrs` and weight decays {glue:text}`dyn_wds` (no decay and 0.01 at the first rate only),
+# {glue:text}`dyn_lrs` and weight decays {glue:text}`dyn_wds` (no decay, 0.01 and 0.1 at the first rate only),
 # {glue:text}`dyn_steps` steps each
 # (model seed 0, data seed {glue:text}`data_seed`), the textbook $\varepsilon$ and the default start;
-# the largest decays are also run decaying only the weight matrices (`decay="weights"`), not the
+# the largest decay is also run decaying only the weight matrices (`decay="weights"`), not the
 # biases and LayerNorm parameters. The prediction is judged only where $\eta\lambda t \ge$
 # {glue:text}`dyn_min_product:g` and holds when measured and predicted agree within a factor
 # {glue:text}`dyn_band:g` (`resmix.criteria.DYNAMICS`, fixed before the runs).
 
 # %%
-DYN_LRS, DYN_WDS = [1e-3, 3e-3], [0.01, 0.1, 1.0, 3.0]
-DYN_WEIGHTS_ONLY = [(3e-3, 1.0), (3e-3, 3.0)]  # two decays that act within the run
-DYN_EPOCHS = 32 if exp.profile == "quick" else exp.train.epochs  # quick: 1024 steps, so lr*wd*t spans 0.01-9
-dyn_base = seed_cfg.with_(name="ch4-dyn", train={"epochs": DYN_EPOCHS})
-dyn_exps = study.grid(dyn_base, {"train.weight_decay": [0.0]})  # no decay: the control
-dyn_exps += study.grid(dyn_base, {"train.lr": DYN_LRS[:1], "train.weight_decay": DYN_WDS})
-dyn_exps += study.grid(dyn_base, {"train.lr": DYN_LRS[1:], "train.weight_decay": DYN_WDS[1:]})  # 0.01 adds nothing at 3e-3
-dyn_exps += [e for lr, wd in DYN_WEIGHTS_ONLY
-             for e in study.grid(dyn_base.with_(train={"decay": "weights"}), {"train.lr": [lr], "train.weight_decay": [wd]})]
-dyn_runs = study.run_grid(dyn_exps, "_output/results/ch4", workers=workers, progress=False)
+dyn_runs = study.run_grid(dyn_exps, PROTOCOL_RUNS, workers=workers, progress=False)
 dyn = pd.DataFrame(prediction_rows(dyn_runs))
 tail = slice(-max(1, DYN_EPOCHS // 4), None)  # the last quarter of the run: Adam's update size, averaged
 dyn["adam_u_rms"] = [float(np.mean(h.series("adam_update_rms")[tail])) for h in dyn_runs]
@@ -411,18 +435,11 @@ assert judged["adam_u_rms"].max() < U_NOISE, "the text says the update is smalle
 # The first book set the start by shrinking the output projections' initial weights
 # (`output_gain`). That also makes Adam's steps of about $\eta$ large relative to those weights,
 # so start and effective learning rate moved together. Here the same start,
-# {glue:text}`quiet_start_db:.0f` dB, is set both ways, at both $\varepsilon$ (model seeds 0 and 1,
+# {glue:text}`quiet_start_db:.0f` dB, is set both ways, at both $\varepsilon$ (model seed 0,
 # data seed {glue:text}`data_seed`); the frozen-gain runs at $\varepsilon_m$ are the pre-registered
 # ones above.
 
 # %%
-SL_SEEDS = [0, 1]
-gain = output_gain_for(protocol.QUIET_START_DB, START_DB)
-scale = output_scale_for(protocol.QUIET_START_DB, START_DB)
-sl_exps = {(how, eps): study.grid(seed_cfg.with_(name="ch4-start", loss={"eps": eps},
-                                                  model={"output_gain": gain} if how == "shrunk weights (output_gain)"
-                                                  else {"output_scale": scale}), {}, SL_SEEDS)
-           for how in ("shrunk weights (output_gain)", "frozen gain (output_scale)") for eps in (1e-8, EPS_MATCHED)}
 sl_flat = study.run_grid([e for es in sl_exps.values() for e in es], PROTOCOL_RUNS, workers=workers, progress=False)
 sl_runs = {k: sl_flat[j * len(SL_SEEDS):(j + 1) * len(SL_SEEDS)] for j, k in enumerate(sl_exps)}
 sl = pd.DataFrame([{"start set by": how, "eps": f"{eps:g}", "level after epoch 1": at_epoch(hs, "val_rms_ratio_db", 0),
@@ -449,7 +466,7 @@ assert f_m["level at the end"] <= COLLAPSE.quiet_db < g_m["level at the end"], "
 # the shrunken weights. Through the frozen gain it is at {glue:text}`f_tiny_1:+.1f` dB after one
 # epoch and ends at {glue:text}`f_tiny_end:+.1f` dB. At $\varepsilon_m$:
 # {glue:text}`g_m_end:+.1f` dB with shrunk weights, {glue:text}`f_m_end:+.1f` dB with the frozen gain:
-# only the frozen gain collapses (two runs each, read after seeing them). The first book's starting
+# only the frozen gain collapses (one run each, read after seeing them). The first book's starting
 # levels therefore also changed the effective learning rate. A frozen gain is not only a start: it
 # stays, and the weights must grow to undo it.
 
@@ -464,13 +481,7 @@ assert f_m["level at the end"] <= COLLAPSE.quiet_db < g_m["level at the end"], "
 # a descriptive map, not a verdict.
 
 # %%
-EPS_SWEEP = [1e-8, 1e-4, 1e-2, 1e-1]  # seven decades
-EPS_EPOCHS = 8 if exp.profile == "quick" else exp.train.epochs // 3
-STARTS = {f"default ({START_DB:+.0f} dB)": 1.0, f"frozen {protocol.QUIET_START_DB:+.0f} dB": scale}
-eps_base = seed_cfg.with_(name="ch4-eps", train={"epochs": EPS_EPOCHS})
-eps_exps = study.grid(eps_base, {"loss.eps": EPS_SWEEP, "model.output_scale": list(STARTS.values()),
-                                 "loss.corr_axes": ["clip", "frame", "batch"]})
-eps_runs = study.run_grid(eps_exps, "_output/results/ch4", workers=workers, progress=False)
+eps_runs = study.run_grid(eps_exps, PROTOCOL_RUNS, workers=workers, progress=False)
 eps_table = pd.DataFrame([{"eps": study.setting(h, "loss.eps"), "start": next(n for n, v in STARTS.items()
                                                                               if v == study.setting(h, "model.output_scale")),
                            "axes": study.setting(h, "loss.corr_axes"), "level_db": h.last["val_rms_ratio_db"],
