@@ -129,7 +129,8 @@ def _paired(treated: Sequence[Any], baseline: Sequence[Any], method: str) -> Pai
 
 
 def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None, method: str) -> ConfigSummary:
-    at21 = [COLLAPSE.collapsed(level_at(h, 21), h.records[min(21, len(h.records)) - 1]["val_corr_target"]) for h in runs]
+    at21 = [COLLAPSE.collapsed(r["val_rms_ratio_db"], r["val_corr_target"])
+            for r in (h.records[min(21, len(h.records)) - 1] for h in runs)]
     end = [COLLAPSE.collapsed(h.last["val_rms_ratio_db"], h.last["val_corr_target"]) for h in runs]
     diff = None
     if seed_runs is not None:

@@ -21,7 +21,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 
 from ._io import atomic_path, set_aside
@@ -227,6 +227,18 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
     if bar is not None:
         bar.close()
     return [out[i] for i in range(len(exps))]
+
+
+def run_groups(groups: Mapping[Any, Sequence[Experiment]], results: str | os.PathLike, **kwargs: Any) -> dict[Any, list[History]]:
+    """:func:`run_grid` over every group's experiments at once, returned as ``{group: histories}`` in order.
+
+    One grid keeps every worker busy to the end; ``kwargs`` go to :func:`run_grid`.
+    """
+    flat = run_grid([e for es in groups.values() for e in es], results, **kwargs)
+    out, i = {}, 0
+    for key, es in groups.items():
+        out[key], i = flat[i:i + len(es)], i + len(es)
+    return out
 
 
 def _progress(total: int, stored: int):

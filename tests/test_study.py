@@ -187,3 +187,11 @@ def test_run_keys_of_0_2_0_settings_do_not_change_with_the_new_options(tiny):
     changed = [tiny.with_(model={"output_scale": 0.5}), tiny.with_(loss={"corr_axes": "frame"}),
                tiny.with_(train={"decay": "weights"})]
     assert len({study.run_key(e) for e in changed} | {old}) == 4
+
+
+def test_run_groups_returns_each_groups_runs_in_order(tiny, tmp_path):
+    a = study.grid(tiny, {"train.lr": [1e-3]}, seeds=[0, 1])
+    b = study.grid(tiny, {"train.lr": [3e-3]}, seeds=[0])
+    out = study.run_groups({"a": a, "b": b}, tmp_path, progress=False)
+    assert list(out) == ["a", "b"] and [len(v) for v in out.values()] == [2, 1]
+    assert [h.experiment.train.seed for h in out["a"]] == [0, 1] and out["b"][0].experiment.train.lr == 3e-3

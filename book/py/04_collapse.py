@@ -174,10 +174,8 @@ study.run_grid(everything, PROTOCOL_RUNS, workers=workers, progress=False);
 # per cell, read after seeing them, and no verdict rests on them.
 
 # %%
-c7_flat = study.run_grid([e for es in c7_exps.values() for e in es], PROTOCOL_RUNS, workers=workers, progress=False)
-c7_runs, i = {}, 0
-for name, es in c7_exps.items():
-    c7_runs[name], i = c7_flat[i:i + len(es)], i + len(es)
+c7_runs = study.run_groups(c7_exps, PROTOCOL_RUNS, workers=workers, progress=False)
+c7_flat = [h for hs in c7_runs.values() for h in hs]
 c7 = protocol.c7_verdict(c7_runs)
 print(f"{len(c7_flat)} runs on {c7_flat[0].meta['device']}; C7 by the registered rule: {c7.verdict} ({c7.reason})")
 pd.DataFrame(protocol.c7_rows(c7)).set_index("configuration").round(2)
@@ -440,8 +438,7 @@ assert judged["adam_u_rms"].max() < U_NOISE, "the text says the update is smalle
 # ones above.
 
 # %%
-sl_flat = study.run_grid([e for es in sl_exps.values() for e in es], PROTOCOL_RUNS, workers=workers, progress=False)
-sl_runs = {k: sl_flat[j * len(SL_SEEDS):(j + 1) * len(SL_SEEDS)] for j, k in enumerate(sl_exps)}
+sl_runs = study.run_groups(sl_exps, PROTOCOL_RUNS, workers=workers, progress=False)
 sl = pd.DataFrame([{"start set by": how, "eps": f"{eps:g}", "level after epoch 1": at_epoch(hs, "val_rms_ratio_db", 0),
                     "level at the end": at_epoch(hs, "val_rms_ratio_db"),
                     "output weight RMS at the end": at_epoch(hs, "weight_rms_output")}

@@ -153,11 +153,8 @@ assert score.sanity_problems(sanity) == [], score.sanity_problems(sanity)
 
 # %%
 c8_exps = {name: protocol.replicate(e) for name, e in remedies.items()}
-c8_flat = study.run_grid([e for es in c8_exps.values() for e in es], PROTOCOL_RUNS, workers=os.cpu_count(),
-                         progress=False)
-c8_runs, i = {}, 0
-for name, es in c8_exps.items():
-    c8_runs[name], i = c8_flat[i:i + len(es)], i + len(es)
+c8_runs = study.run_groups(c8_exps, PROTOCOL_RUNS, workers=os.cpu_count(), progress=False)
+c8_flat = [h for hs in c8_runs.values() for h in hs]
 scores = {name: protocol.score_runs(hs, PROTOCOL_RUNS) for name, hs in c8_runs.items()}
 c8 = protocol.c8_verdict(c8_runs, {name: [s.passed for s in ss] for name, ss in scores.items()})
 print(f"{len(c8_flat)} runs on {c8_flat[0].meta['device']}; C8 by the registered rule: {c8.verdict} ({c8.reason})")

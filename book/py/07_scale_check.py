@@ -67,10 +67,8 @@ configs = {k: collapse[k] for k in (protocol.SEED_SETTING, protocol.MATCHED_QUIE
     | {k: remedies[k] for k in protocol.RECONSTRUCTION_REMEDIES}
 names = list(configs)
 scaled_exps = {n: protocol.replicate(protocol.scaled(e, STEPS, WIDTH), SEEDS, [exp.data.seed]) for n, e in configs.items()}
-flat = study.run_grid([e for es in scaled_exps.values() for e in es], SCALE_RUNS, workers=os.cpu_count(), progress=False)
-runs, i = {}, 0
-for n, es in scaled_exps.items():
-    runs[n], i = flat[i:i + len(es)], i + len(es)
+runs = study.run_groups(scaled_exps, SCALE_RUNS, workers=os.cpu_count(), progress=False)
+flat = [h for hs in runs.values() for h in hs]
 glue_all({"n_runs_per": len(SEEDS), "seeds_text": ", ".join(map(str, SEEDS)), "data_seed": exp.data.seed,
           "n_protocol": len(protocol.SEEDS) * len(protocol.DATA_SEEDS),
           "scaled_steps": optimizer_steps(scaled_exps[names[0]][0]), "base_steps": optimizer_steps(configs[names[0]]),
