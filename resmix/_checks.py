@@ -30,3 +30,16 @@ def check_same_shape(layout: str, **tensors: Tensor) -> None:
     if len({tuple(s) for s in shapes.values()}) > 1:
         detail = ", ".join(f"{k} {s}" for k, s in shapes.items())
         raise ValueError(f"{' and '.join(shapes)} must have the same shape {layout}; got {detail}")
+
+
+def check_pairs(data: object, name: str) -> tuple[Tensor, Tensor]:
+    """``(input, target)`` waveforms ``[n, N]`` as float32 (float64 and bf16 are cast)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (input, target) of waveforms [n, N]; got "
+                        f"{type(data).__name__}" + (f" of {len(data)}" if isinstance(data, (tuple, list)) else ""))
+    x, y = (check_tensor(w, f"{name} {part}", 2, "[n, N]") for w, part in zip(data, ("input", "target")))
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{name} must hold as many targets as inputs; got {x.shape[0]} inputs "
+                         f"{list(x.shape)} and {y.shape[0]} targets {list(y.shape)}")
+    check_same_shape("[n, N]", **{f"{name} input": x, f"{name} target": y})
+    return x.float(), y.float()

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from ._io import DamagedFileWarning, set_aside, temp_leftovers
-from .train import History
+from .history import History
 
 
 class StoreError(OSError):
