@@ -39,7 +39,7 @@ from .losses import LossTable, LossTerms, cohort_losses
 from .measure import measure_members
 from .metrics import pearson, rms
 from .models import StageOutputs
-from .stacked import Layout, ModelSettings, forward, initial_rows, member_model, shape_key
+from .stacked import ModelSettings, Stacked, forward, initial_rows, member_model, shape_key
 
 TERMS = tuple(f.name for f in fields(LossTerms))
 DIVERGED = ("; lower the learning rate, or raise loss.eps if the output has gone constant "
@@ -124,13 +124,12 @@ class _Cohort:
 
     def __init__(self, exps: Sequence[Experiment], device: torch.device, train_data, val_data):
         self.device, self.exp0 = device, exps[0]
-        self.layout, params = initial_rows([e.model for e in exps], [e.train.seed for e in exps])
-        self.params = params.to(device)
-        self.vectors = self.layout.columns(lambda n, s: len(s) < 2).to(device)
-        self.matrices = self.layout.columns(lambda n, s: len(s) >= 2).to(device)
-        self.outputs = self.layout.columns(lambda n, s: n.endswith("out.weight")).to(device)
-        self.stage1 = sum(torch.Size(s).numel() for n, s in zip(self.layout.names, self.layout.shapes)
-                          if n.startswith("stage1."))  # stage 1's parameters come first
+        self.layout, rows = initial_rows([e.model for e in exps], [e.train.seed for e in exps])
+        self.params = Stacked.from_rows(self.layout, rows.to(device))
+        which = self.layout.which
+        self.vectors, self.matrices = which(lambda n, s: len(s) < 2), which(lambda n, s: len(s) >= 2)
+        self.outputs = which(lambda n, s: n.endswith("out.weight"))
+        self.stages = which(lambda n, s: n.startswith("stage1.")), which(lambda n, s: n.startswith("stage2."))
         self.opt = CohortAdamW(self.params, [e.train for e in exps], self.vectors)
         self.settings = ModelSettings.of([e.model for e in exps], device)
         self.table = LossTable.of([e.loss for e in exps], device)
@@ -138,15 +137,14 @@ class _Cohort:
 
     def keep(self, idx: list[int]) -> None:
         i = torch.tensor(idx, dtype=torch.long, device=self.device)
-        self.params = self.params[i]
-        self.opt.params = self.params
-        self.opt.select(i)
+        self.params = self.params.select(i)
+        self.opt.select(i, self.params)
         self.settings, self.table = self.settings.select(i), self.table.select(idx)
         self.data.select(i)
 
     def forward(self, x: Tensor, y: Tensor):
         m = self.exp0.model
-        p = {k: v.detach().requires_grad_(torch.is_grad_enabled()) for k, v in self.layout.views(self.params).items()}
+        p = {k: v.detach().requires_grad_(torch.is_grad_enabled()) for k, v in self.params.views().items()}
         return p, forward(p, x, y, self.settings, m.n_layers, m.n_heads)
 
 
@@ -154,6 +152,23 @@ def _autocast(exp: Experiment, device: torch.device):
     if exp.train.amp and device.type in ("cuda", "cpu"):
         return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext
+
+
+def train_step(c: _Cohort, x: Tensor, y: Tensor, sample_rate: int, autocast=nullcontext) -> tuple[Tensor, Tensor]:
+    """One optimizer step of every member on its batch ``[E, b, D, T]``: each loss term ``[E, 5]``
+    (in :data:`TERMS` order) and each stage's gradient norm before clipping ``[E, 2]``."""
+    E = x.shape[0]
+    with autocast():
+        p, parts = c.forward(x, y)
+    terms = cohort_losses(parts, x, y, c.table, sample_rate)
+    values = torch.stack([t.detach().float() for t in terms.items().values()], -1)  # (E, 5)
+    grads = torch.autograd.grad(terms.total.sum(), list(p.values()))
+    g = c.opt.grad
+    torch.cat([gr.float().reshape(-1) for gr in grads], out=g.flat)
+    per_param = c.opt.clip_(g).pow(2)  # (E, n_params): each parameter's squared gradient norm, before clipping
+    norms = torch.stack([per_param[:, list(stage)].sum(1).sqrt() for stage in c.stages], -1)  # (E, 2), per row
+    c.opt.step(g)
+    return values, norms
 
 
 def _train_epoch(c: _Cohort, m: _Members, sample_rate: int) -> tuple[Tensor, int, list[str | None]]:
@@ -172,19 +187,10 @@ def _train_epoch(c: _Cohort, m: _Members, sample_rate: int) -> tuple[Tensor, int
     bad_terms = torch.zeros(E, len(TERMS), device=c.device)
     for step, i in enumerate(range(0, n, bs)):
         idx = perms[:, i:i + bs]  # (E, b)
-        x, y = c.data.x[rows, idx], c.data.y[rows, idx]  # (E, b, D, T)
-        with autocast():
-            p, parts = c.forward(x, y)
-        terms = cohort_losses(parts, x, y, c.table, sample_rate)
-        values = torch.stack([t.detach().float() for t in terms.items().values()], -1)  # (E, 5)
-        new_bad = (first_bad < 0) & ~torch.isfinite(terms.total.detach())
+        values, norms = train_step(c, c.data.x[rows, idx], c.data.y[rows, idx], sample_rate, autocast)  # (E, b, D, T)
+        new_bad = (first_bad < 0) & ~torch.isfinite(values[:, -1])
         first_bad = torch.where(new_bad, step, first_bad)
         bad_terms = torch.where(new_bad[:, None], values, bad_terms)
-        grads = torch.autograd.grad(terms.total.sum(), list(p.values()))
-        g = torch.cat([gr.reshape(E, -1) for gr in grads], 1).float()  # (E, P)
-        norms = torch.stack([g[:, :c.stage1].pow(2).sum(1).sqrt(), g[:, c.stage1:].pow(2).sum(1).sqrt()], -1)
-        c.opt.clip_(g)
-        c.opt.step(g)
         row = torch.cat([values, norms], -1)  # (E, 7)
         sums = row if sums is None else sums + row
         steps += 1
@@ -240,13 +246,20 @@ def evaluate_members(forward: Callable[[Tensor, Tensor], StageOutputs], table: L
 
 def _weight_rms(c: _Cohort) -> dict[str, list[float]]:
     """Each member's per-coordinate RMS of the output projections, weight matrices and vectors (float64)."""
-    sq = c.params.double().pow(2)
-    return {f"weight_rms_{name}": sq[:, cols].mean(1).sqrt().tolist() if len(cols) else [float("nan")] * len(sq)
-            for name, cols in (("output", c.outputs), ("matrices", c.matrices), ("vectors", c.vectors))}
+    blocks, sizes = c.params.blocks(), c.layout.sizes()
+
+    def rms(which):
+        if not which:
+            return [float("nan")] * c.params.E
+        total = sum(blocks[i].double().pow(2).sum(1) for i in which)
+        return (total / sum(sizes[i] for i in which)).sqrt().tolist()
+    return {f"weight_rms_{name}": rms(which)
+            for name, which in (("output", c.outputs), ("matrices", c.matrices), ("vectors", c.vectors))}
 
 
 def _member_state(c: _Cohort, m: _Members, e: int) -> ckpt.MemberState:
-    return ckpt.MemberState(c.params[e], c.opt.state.exp_avg[e], c.opt.state.exp_avg_sq[e], c.opt.state.steps[e],
+    s = c.opt.state
+    return ckpt.MemberState(c.params.row(e), s.exp_avg.row(e), s.exp_avg_sq.row(e), s.steps[e],
                             m.generators[e].get_state(), m.records[e])
 
 
@@ -256,9 +269,9 @@ def _resume(c: _Cohort, m: _Members, steps_per_epoch: int) -> None:
         if state is None:
             continue
         with torch.no_grad():
-            c.params[e] = state.params.to(c.device)
-            c.opt.state.exp_avg[e] = state.exp_avg.to(c.device)
-            c.opt.state.exp_avg_sq[e] = state.exp_avg_sq.to(c.device)
+            c.params.set_row(e, state.params.to(c.device))
+            c.opt.state.exp_avg.set_row(e, state.exp_avg.to(c.device))
+            c.opt.state.exp_avg_sq.set_row(e, state.exp_avg_sq.to(c.device))
         c.opt.state.steps[e] = state.steps
         m.generators[e].set_state(state.generator)
         m.records[e] = state.records
@@ -367,7 +380,8 @@ def _fail(c: _Cohort, m: _Members, out: dict, why: list[str | None], means: Tens
 
 def _drop(c: _Cohort, m: _Members, keep: list[int]) -> None:
     if len(keep) != len(m.exps):
-        c.keep(keep)
+        if keep:  # nobody left: the cohort's tensors are not needed any more
+            c.keep(keep)
         m.keep(keep)
 
 
@@ -376,7 +390,7 @@ def _finish(c: _Cohort, m: _Members, out: dict, meta: dict) -> None:
     done = [e for e, exp in enumerate(m.exps) if len(m.records[e]) >= exp.train.epochs]
     for e in done:
         exp = m.exps[e]
-        model = member_model(exp.model, c.layout, c.params[e]).eval()
+        model = member_model(exp.model, c.layout, c.params.row(e)).eval()
         out[m.positions[e]] = History(exp, m.records[e], meta | {"seed": exp.train.seed, "profile": exp.profile},
                                       model=model)
     _drop(c, m, [e for e in range(len(m.exps)) if e not in done])

@@ -2,7 +2,7 @@
 
 A cohort (:mod:`resmix.cohort`) trains many runs of the same shapes together. Each member's
 parameters are exactly a :class:`~resmix.models.TwoStageModel`'s, under the same names; here
-they are rows of one tensor ``[E, P]`` (P parameters per member), and every layer runs all
+each is one ``[E, *shape]`` block of a flat buffer (:class:`Stacked`), and every layer runs all
 members in one call: a linear layer is one ``torch.baddbmm`` over ``[E, B*T, C]``, attention
 folds the members into SDPA's batch, LayerNorm normalises without its affine part and then
 applies each member's gain and shift. Nothing mixes members: every operation is per member,
@@ -13,7 +13,7 @@ What differs per member besides the weights is a *setting* of the forward pass: 
 (``"leaky"`` or ``"none"``), the input scale (``"rms"`` or ``"raw"``) and the frozen output scale,
 held as ``[E]`` tensors in :class:`ModelSettings`.
 
-Shapes: streams ``[E, B, D, T]``; the flat parameters ``[E, P]``.
+Shapes: streams ``[E, B, D, T]``; each parameter ``[E, *shape]`` (:class:`Stacked`).
 """
 from __future__ import annotations
 
@@ -57,11 +57,9 @@ class Layout:
             at += p.numel()
         return cls(tuple(names), tuple(shapes), tuple(offsets), at)
 
-    def columns(self, keep) -> Tensor:
-        """The column indices of the parameters whose name and shape satisfy ``keep(name, shape)``."""
-        cols = [torch.arange(o, o + math.prod(s)) for n, s, o in zip(self.names, self.shapes, self.offsets)
-                if keep(n, s)]
-        return torch.cat(cols) if cols else torch.zeros(0, dtype=torch.long)
+    def which(self, keep) -> list[int]:
+        """The indices of the parameters whose name and shape satisfy ``keep(name, shape)``."""
+        return [i for i, (n, s) in enumerate(zip(self.names, self.shapes)) if keep(n, s)]
 
     def flatten(self, state: dict[str, Tensor]) -> Tensor:
         """One member's parameters ``{name: tensor}`` as a row ``[P]`` (float32)."""
@@ -71,14 +69,66 @@ class Layout:
         """A row ``[P]`` back to ``{name: tensor}``: a :class:`TwoStageModel` state dict."""
         return {n: row[o:o + math.prod(s)].view(s).clone() for n, s, o in zip(self.names, self.shapes, self.offsets)}
 
-    def views(self, flat: Tensor) -> dict[str, Tensor]:
-        """Every parameter as a view ``[E, *shape]`` into the rows of ``flat`` ``[E, P]``."""
-        E, P = flat.shape
-        out = {}
-        for n, s, o in zip(self.names, self.shapes, self.offsets):
-            strides = [P] + [math.prod(s[i + 1:]) for i in range(len(s))]
-            out[n] = flat.as_strided((E, *s), strides, flat.storage_offset() + o)
+    def sizes(self) -> list[int]:
+        return [math.prod(s) for s in self.shapes]
+
+
+class Stacked:
+    """One value per parameter coordinate of ``E`` members: their parameters, gradients or moments.
+
+    Stored parameter by parameter, each parameter a contiguous ``[E, *shape]`` block of one flat
+    buffer ``[E * P]``: a layer's weights reach ``torch.baddbmm`` without a copy, and element-wise
+    work (an AdamW step) is one operation over the whole buffer. :meth:`rows` gives the members'
+    rows ``[E, P]`` in :class:`Layout` order (what a checkpoint or a TwoStageModel holds).
+    """
+
+    def __init__(self, layout: Layout, flat: Tensor, E: int):
+        if flat.shape != (E * layout.size,):
+            raise ValueError(f"a stack of {E} members needs {E * layout.size} values; got {list(flat.shape)}")
+        self.layout, self.flat, self.E = layout, flat, E
+
+    @classmethod
+    def from_rows(cls, layout: Layout, rows: Tensor) -> "Stacked":
+        E = rows.shape[0]
+        blocks = [rows[:, o:o + n] for o, n in zip(layout.offsets, layout.sizes())]  # (E, n) each
+        return cls(layout, torch.cat([b.reshape(-1) for b in blocks]), E)
+
+    def like(self, flat: Tensor | None = None) -> "Stacked":
+        """A stack of the same members and layout over ``flat`` (default: zeros)."""
+        return Stacked(self.layout, torch.zeros_like(self.flat) if flat is None else flat, self.E)
+
+    def blocks(self) -> list[Tensor]:
+        """Each parameter's values ``[E, n]`` (views into :attr:`flat`)."""
+        out, at = [], 0
+        for n in self.layout.sizes():
+            out.append(self.flat[at:at + self.E * n].view(self.E, n))
+            at += self.E * n
         return out
+
+    def views(self) -> dict[str, Tensor]:
+        """Each parameter as ``[E, *shape]`` (views into :attr:`flat`), by name."""
+        return {name: b.view(self.E, *shape) for name, shape, b in zip(self.layout.names, self.layout.shapes, self.blocks())}
+
+    def rows(self) -> Tensor:
+        """The members' values as rows ``[E, P]`` in :class:`Layout` order (a copy)."""
+        return torch.cat(self.blocks(), dim=1)
+
+    def row(self, e: int) -> Tensor:
+        """Member ``e``'s values as a row ``[P]`` in :class:`Layout` order (a copy)."""
+        return torch.cat([b[e] for b in self.blocks()])
+
+    def set_row(self, e: int, row: Tensor) -> None:
+        """Member ``e``'s values from a row ``[P]``, in place."""
+        for b, o, n in zip(self.blocks(), self.layout.offsets, self.layout.sizes()):
+            b[e].copy_(row[o:o + n])
+
+    def select(self, idx: Tensor) -> "Stacked":
+        """The members ``idx`` only (a copy)."""
+        return Stacked(self.layout, torch.cat([b[idx].reshape(-1) for b in self.blocks()]), len(idx))
+
+    def expand(self, values: Tensor) -> Tensor:
+        """One value per member ``[E]`` repeated over all of that member's coordinates: ``[E * P]``."""
+        return torch.cat([values.view(-1, 1).expand(self.E, n).reshape(-1) for n in self.layout.sizes()])
 
 
 @dataclass(frozen=True)
@@ -161,7 +211,7 @@ def forward(p: dict[str, Tensor], input: Tensor, target: Tensor, settings: Model
     return StageOutputs(branch1, output1, branch2, output2)
 
 
-def initial_rows(cfgs: Sequence[ModelConfig], seeds: Sequence[int]) -> tuple[Layout, Tensor]:
+def initial_rows(cfgs: Sequence[ModelConfig], seeds: Sequence[int]) -> tuple[Layout, Tensor]:  # (E, P)
     """The untrained parameters of each member, ``[E, P]``: exactly what ``TwoStageModel(cfg)`` draws
     after ``torch.manual_seed(seed)`` (the global generator is left as the last member's draw leaves it)."""
     rows, layout = [], None
