@@ -1,5 +1,8 @@
 """AdamW over a cohort's stacked parameters: each member with its own learning rate, decay and clipping.
 
+A member with ``TrainConfig.optimizer="adam"`` steps as torch's ``Adam`` instead: its weight decay
+is an L2 term ``wd * w`` added to the gradient (after clipping), not a decoupled shrink.
+
 The parameters of ``E`` members live in one flat buffer (:class:`~resmix.stacked.Stacked`), so one
 AdamW step is a handful of element-wise operations over all members at once, each member's
 settings spread over its coordinates once (:meth:`~resmix.stacked.Stacked.expand`). The
@@ -66,16 +69,22 @@ class CohortAdamW:
         """Each member's settings over its coordinates, and the step's buffers (reused every step)."""
         p, dev = self.params, self.params.flat.device
         self.clip = torch.tensor([c.grad_clip for c in self.cfgs], device=dev)  # (E,)
-        decay = p.like(p.expand(torch.tensor([1 - c.lr * c.weight_decay for c in self.cfgs], device=dev)))
+        adamw = [c.optimizer == "adamw" for c in self.cfgs]
+        decay = p.like(p.expand(torch.tensor([1 - c.lr * c.weight_decay if w else 1.0
+                                              for c, w in zip(self.cfgs, adamw)], device=dev)))
+        # Adam's weight decay: an L2 term wd * w added to the gradient (torch.optim.Adam)
+        l2 = p.like(p.expand(torch.tensor([0.0 if w else c.weight_decay for c, w in zip(self.cfgs, adamw)], device=dev)))
         weights_only = torch.tensor([c.decay == "weights" for c in self.cfgs], device=dev)
-        blocks = decay.blocks()
-        for i in self.vectors:  # w *= 1 - lr * wd with wd = 0 on the vectors of members that decay weights only
-            blocks[i][weights_only] = 1.0
+        for i in self.vectors:  # no decay on the vectors of members that decay weights only
+            decay.blocks()[i][weights_only] = 1.0
+            l2.blocks()[i][weights_only] = 0.0
         self.decay = decay.flat
+        self.l2 = l2.flat if not all(adamw) else None
         # preallocated: a step's temporaries are as large as the parameters, and allocating them
         # afresh every step costs page faults that take longer than the arithmetic
         self.grad = p.like()
         self._denom, self._update = torch.empty_like(p.flat), torch.empty_like(p.flat)
+        self._l2_grad = torch.empty_like(p.flat) if self.l2 is not None else None
 
     def select(self, idx: Tensor, params: Stacked) -> None:
         """Keep only the members ``idx``; ``params`` are the kept members' parameters."""
@@ -114,6 +123,8 @@ class CohortAdamW:
         else:  # members resumed at different epochs: their bias corrections differ
             bc2_sqrt = self.params.expand(torch.tensor([math.sqrt(1 - b2 ** t) for t in s.steps], device=dev))
         p.mul_(self.decay)
+        if self.l2 is not None:  # Adam members: g + wd * w, as torch.optim.Adam (AdamW members: + 0 * w)
+            g = torch.addcmul(g, p, self.l2, out=self._l2_grad)
         s.exp_avg.flat.lerp_(g, 1 - b1)
         s.exp_avg_sq.flat.mul_(b2).addcmul_(g, g, value=1 - b2)
         denom = torch.sqrt(s.exp_avg_sq.flat, out=self._denom).div_(bc2_sqrt).add_(EPS)

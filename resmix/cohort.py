@@ -35,7 +35,7 @@ from .adamw import CohortAdamW
 from .config import DataConfig, Experiment
 from .data import frame, held_out, make_pairs
 from .history import History, NonFiniteLossError, provenance, resolve_device
-from .losses import LossTable, LossTerms, cohort_losses
+from .losses import LossTable, LossTerms, cohort_losses, epsilon_pull
 from .measure import measure_members
 from .metrics import pearson, rms
 from .models import StageOutputs
@@ -237,6 +237,8 @@ def evaluate_members(forward: Callable[[Tensor, Tensor], StageOutputs], table: L
         o2, o1 = (t.flatten(0, 1) for t in (parts.output2, parts.output1))  # (E*b, D, T)
         out["rms_output1"] = rms(o1).view(E, -1).mean(1).tolist()
         out["corr_output1"] = pearson(o2, o1, 1e-12).view(E, -1).mean(1).tolist()
+        ratio, pull = epsilon_pull(parts.output2, y, table)
+        out["eps_ratio"], out["eps_pull"] = ratio.tolist(), pull.tolist()
         measured = measure_members(lambda a, b: forward(a, b).output2, x, y, sample_rate, output=parts.output2)
         for e in range(E):
             for k, v in {**{k: vs[e] for k, vs in out.items()}, **measured[e]}.items():

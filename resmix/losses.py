@@ -80,11 +80,15 @@ def _anti_correlation(output: Tensor, target: Tensor, eps: Eps, axes: str) -> Te
     return member_correlations(output, target, eps, axes).abs().mean(-1)  # (E,)
 
 
-def _novelty(output: Tensor, references: Sequence[Tensor], eps: Eps, axes: str) -> Tensor:
+def _novelty(output: Tensor, references: Sequence[Tensor], eps: Eps, axes: str, reduce: str = "max") -> Tensor:
     if not references:
         raise ValueError("novelty needs at least one reference tensor")
     rho = torch.stack([member_correlations(output, r, eps, axes).abs() for r in references])  # (R, E, U)
-    return rho.max(0).values.mean(-1)  # (E,)
+    if reduce == "max":
+        return rho.max(0).values.mean(-1)  # (E,)
+    if reduce == "mean":
+        return rho.mean(0).mean(-1)
+    raise ValueError(f"reduce must be 'max' or 'mean'; got {reduce!r}")
 
 
 def anti_correlation(output: Tensor, target: Tensor, eps: float, axes: str = "clip") -> Tensor:
@@ -96,9 +100,11 @@ def anti_correlation(output: Tensor, target: Tensor, eps: float, axes: str = "cl
     return _anti_correlation(output.unsqueeze(0), target.unsqueeze(0), eps, axes)[0]
 
 
-def novelty(output: Tensor, references: Sequence[Tensor], eps: float, axes: str = "clip") -> Tensor:
-    """``mean_u max_r |rho_u(output, r)|``: penalises copying any reference, per unit of ``axes``."""
-    return _novelty(output.unsqueeze(0), [r.unsqueeze(0) for r in references], eps, axes)[0]
+def novelty(output: Tensor, references: Sequence[Tensor], eps: float, axes: str = "clip",
+            reduce: str = "max") -> Tensor:
+    """``mean_u max_r |rho_u(output, r)|``: penalises copying any reference, per unit of ``axes``
+    (``reduce="mean"``: the mean over the references instead of their maximum)."""
+    return _novelty(output.unsqueeze(0), [r.unsqueeze(0) for r in references], eps, axes, reduce)[0]
 
 
 def stft_resolutions(sample_rate: int) -> list[tuple[int, int, int]]:
@@ -239,6 +245,7 @@ class LossTable:
     variance_gamma: Tensor
     eps: Tensor
     corr_axes: tuple[str, ...]
+    novelty_kind: tuple[str, ...]  # "<reduce>/<refs>" of each member's novelty term
     recon_reference: tuple[str, ...]
     # what each member's reconstruction term computes: "mse", "mrstft", or "" (an STFT term at
     # weight zero is skipped: it is the dearest term; the MSE is cheap and always reported)
@@ -249,7 +256,8 @@ class LossTable:
         col = lambda name: torch.tensor([float(getattr(c, name)) for c in cfgs], device=device)  # noqa: E731
         return cls(*(col(n) for n in ("anti_correlation", "novelty", "reconstruction", "variance",
                                       "variance_gamma", "eps")),
-                   tuple(c.corr_axes for c in cfgs), tuple(c.recon_reference for c in cfgs),
+                   tuple(c.corr_axes for c in cfgs), tuple(f"{c.novelty_reduce}/{c.novelty_refs}" for c in cfgs),
+                   tuple(c.recon_reference for c in cfgs),
                    tuple("" if c.recon_kind == "mrstft" and c.reconstruction == 0 else c.recon_kind for c in cfgs))
 
     def select(self, idx: Sequence[int]) -> "LossTable":
@@ -284,13 +292,16 @@ def cohort_losses(parts: StageOutputs, input: Tensor, target: Tensor, table: Los
     out, E, dev = parts.output2, input.shape[0], input.device
     sub = lambda t, idx: t.index_select(0, idx)  # noqa: E731
 
-    def correlation_terms(axes, idx):
+    def correlation_terms(kind, idx):
+        axes, reduce, refs = kind
         o, eps = sub(out, idx), sub(table.eps, idx)
         ac = _anti_correlation(o, sub(target, idx), eps, axes)
-        nov = _novelty(o, [sub(input, idx), sub(parts.output1, idx)], eps, axes)
+        references = [sub(input, idx)] + ([sub(parts.output1, idx)] if refs == "input+output1" else [])
+        nov = _novelty(o, references, eps, axes, reduce)
         return torch.stack([ac, nov], -1)  # (e, 2)
 
-    ac, nov = _per_group(table.corr_axes, correlation_terms, E, dev).unbind(-1)
+    kinds = tuple((a, *n.split("/")) for a, n in zip(table.corr_axes, table.novelty_kind))
+    ac, nov = _per_group(kinds, correlation_terms, E, dev).unbind(-1)
     reference = _per_group(table.recon_reference,
                            lambda r, idx: reconstruction_reference(sub(input, idx), sub(target, idx), r), E, dev)
     def recon(kind, idx):
@@ -304,6 +315,26 @@ def cohort_losses(parts: StageOutputs, input: Tensor, target: Tensor, table: Los
     total = (table.anti_correlation * ac + table.novelty * nov + table.reconstruction * rec
              + table.variance * var)
     return LossTerms(ac, nov, rec, var, total)
+
+
+@torch.no_grad()
+def epsilon_pull(output: Tensor, target: Tensor, table: LossTable) -> tuple[Tensor, Tensor]:
+    """Where each member's output stands against its epsilon: ``(ratio, pull)``, each ``[E]``.
+
+    ``ratio = eps / mean_u(s_o,u s_t,u)`` over the units ``u`` of the member's correlations
+    (:func:`correlations`' axes), the *epsilon ratio*: an output ``g * u`` at ``eps`` trains as ``u``
+    at ``eps / g``, so it is this ratio, not ``eps`` alone, that decides whether the penalties pull
+    the level down. ``pull = mean_u eps / (s_o,u s_t,u + eps)``, the share of
+    ``d log|rho_eps| / d log s`` that shrinking removes: 0 when ``eps << s``, 1 for silence.
+    """
+    def scales(axes, idx):
+        o, t = (_units(x.index_select(0, idx), axes) for x in (output, target))  # (e, U, M)
+        s = o.std(-1, unbiased=False) * t.std(-1, unbiased=False)  # (e, U)
+        eps = table.eps.index_select(0, idx).view(-1, 1)
+        return torch.stack([eps[:, 0] / s.mean(-1), (eps / (s + eps)).mean(-1)], -1)  # (e, 2)
+
+    ratio, pull = _per_group(table.corr_axes, scales, output.shape[0], output.device).unbind(-1)
+    return ratio, pull
 
 
 def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: LossConfig,

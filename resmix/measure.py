@@ -41,7 +41,8 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
     """Batch means of the output metrics of ``model(input, target)``.
 
     Keys: ``rms_output``, ``rms_target``, ``rms_input``, ``rms_ratio_db``, ``ac_fraction``
-    (std / RMS of the output: near 0 for a constant), ``corr_target``, ``corr_input`` (signed
+    (std / RMS of the output: near 0 for a constant), ``offset_share`` (``1 - std^2 / RMS^2``: the
+    constant offset's share of the output's power), ``corr_target``, ``corr_input`` (signed
     Pearson, per clip over D x T), ``abs_corr_target``, ``abs_corr_input`` (mean per-clip
     ``|Pearson|``: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
     ``|normalised cross-correlation|`` within +-10 ms) and ``*_lag`` (median lag, samples),
@@ -84,6 +85,9 @@ def measure_members(forward: Callable, input: Tensor, target: Tensor, sample_rat
         "rms_output": r_out, "rms_target": rms(yw), "rms_input": rms(xw),
         "rms_ratio_db": 20 * torch.log10(r_out.clamp_min(1e-12) / rms(yw).clamp_min(1e-12)),
         "ac_fraction": ow.std(-1) / r_out.clamp_min(1e-12),
+        # the constant offset's share of the power, 1 - std^2 / RMS^2: 1 for a constant (Pearson
+        # removes the mean, so an epsilon pull shrinks the varying part and can leave an offset)
+        "offset_share": 1 - ow.var(-1, unbiased=False) / r_out.pow(2).clamp_min(1e-30),
         "corr_target": pearson(ow, yw, 1e-12), "corr_input": pearson(ow, xw, 1e-12),
         "abs_corr_target": pearson(ow, yw, 1e-12).abs(), "abs_corr_input": pearson(ow, xw, 1e-12).abs(),
         "lag_corr_target": lc_t.value, "lag_corr_input": lc_i.value,

@@ -11,7 +11,9 @@ from resmix.models import TwoStageModel
 MODEL = ModelConfig(d_model=16, n_heads=2)
 CFGS = [TrainConfig(lr=3e-3, weight_decay=0.5, decay="all", grad_clip=0.0),
         TrainConfig(lr=1e-3, weight_decay=2.0, decay="weights", grad_clip=0.05),
-        TrainConfig(lr=1e-2, weight_decay=0.0, grad_clip=1.0)]
+        TrainConfig(lr=1e-2, weight_decay=0.0, grad_clip=1.0),
+        TrainConfig(lr=2e-3, weight_decay=0.3, optimizer="adam", grad_clip=1.0),
+        TrainConfig(lr=2e-3, weight_decay=0.3, optimizer="adam", decay="weights", grad_clip=0.0)]
 
 
 def _vectors(layout):
@@ -19,7 +21,7 @@ def _vectors(layout):
 
 
 def test_each_member_steps_exactly_as_torch_adamw_with_clipping():
-    """Bit-equal to torch.optim.AdamW (make_optimizer's groups) after clip_grad_norm_, every member."""
+    """Bit-equal to torch.optim.AdamW or Adam (make_optimizer's groups) after clip_grad_norm_, every member."""
     models, refs = [], []
     for seed, cfg in enumerate(CFGS):
         torch.manual_seed(seed)
