@@ -183,13 +183,9 @@ def _all_chorales(sample_rate: int) -> Iterator[tuple[str, np.ndarray]]:
             yield path.stem, _render_chorale(parts, sample_rate)
 
 
-def _all_music(sample_rate: int) -> Iterator[tuple[str, np.ndarray]]:
-    for name in MUSIC_TRACKS:
-        yield name, _build_music(name, sample_rate)
-
-
-# source -> (every piece, rendered in order; one piece by name, for a repair)
-BUILD = {"music": (_all_music, _build_music), "chorales": (_all_chorales, _build_chorale)}
+# source -> (every piece, built in order; one piece by name, for a repair)
+BUILD = {"music": (lambda rate: ((n, _build_music(n, rate)) for n in MUSIC_TRACKS), _build_music),
+         "chorales": (_all_chorales, _build_chorale)}
 
 
 def _provenance(source: str) -> dict:
@@ -206,9 +202,7 @@ def _provenance(source: str) -> dict:
 # --- the cache ---------------------------------------------------------------------------------
 
 def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
-            hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()  # a piece is a few MB
 
 
 def _write_piece(path: Path, audio: np.ndarray, sample_rate: int) -> dict:
