@@ -4,7 +4,7 @@ The recordings come from :mod:`resmix.recordings` (read or rendered once into a 
 Here they become clips, by four stated rules:
 
 1. **Split by piece, never one recording on both sides.** ``music``: the held-out split is the
-   whole track :data:`HELD_OUT_TRACK` (Reno Project, the one artist of the five with no other track:
+   whole track ``HELD_OUT_TRACK`` (Reno Project, the one artist of the five with no other track:
    no artist on both sides; 322 s of 1107 s), the other four tracks train. ``chorales``: of the
    chorales in sorted order, every fifth (index 4, 9, 14, ...) is held out, the others train.
 2. **Candidate windows** tile each recording without overlap, from its first sample: ``music``

@@ -4,17 +4,17 @@ Two corpora (their licenses: ``book/attribution.md``):
 
 - ``music``: the five tracks of Debian's ``asterisk-moh-opsound-wav`` (8 kHz mono PCM16 WAV),
   read with :func:`resmix.data.load_wav`; ``V = 1``.
-- ``chorales``: the first :data:`N_CHORALES` Bach chorales of the music21 corpus (sorted by file
+- ``chorales``: the first ``N_CHORALES`` Bach chorales of the music21 corpus (sorted by file
   name) that have parts named Soprano, Alto, Tenor and Bass. Each voice is rendered alone by
   FluidSynth (through pretty-midi, a fresh synthesizer per voice, so that no reverb tail or
-  synthesizer state leaks from one voice into the next) at :data:`RENDER_RATE` with the FluidR3
-  General-MIDI soundfont; ``V = 4`` in the order of :data:`VOICES`, time-aligned sample for sample.
+  synthesizer state leaks from one voice into the next) at ``RENDER_RATE`` with the FluidR3
+  General-MIDI soundfont; ``V = 4`` in the order of ``VOICES``, time-aligned sample for sample.
 
-Both are resampled to the requested rate with :func:`scipy.signal.resample_poly` and stored as
+Both are resampled to the requested rate with ``scipy.signal.resample_poly`` and stored as
 16-bit FLAC (each channel at peak 0.99) under ``cache_dir(source, sample_rate)``, with a
 manifest of SHA-256 sums written last. A build runs in a temporary folder renamed into place when
 complete, under a file lock (grid workers may ask at once). Each load checks every file against the
-manifest: a damaged file is set aside (:func:`resmix._io.set_aside`) and rebuilt; a damaged
+manifest: a damaged file is set aside (``resmix._io.set_aside``) and rebuilt; a damaged
 manifest sets the whole folder aside. Nothing falls back to other data: a missing corpus or tool
 raises :class:`CorpusMissingError` naming the apt and pip commands that install it.
 """
@@ -69,7 +69,7 @@ class CorpusMissingError(RuntimeError):
 class Recording:
     """One piece or track of a corpus.
 
-    ``audio``: ``[V, L]`` float32 at the cache's sample rate, ``V`` = 1 (music) or 4 (:data:`VOICES`).
+    ``audio``: ``[V, L]`` float32 at the cache's sample rate, ``V`` = 1 (music) or 4 (``VOICES``).
     """
 
     name: str
@@ -172,7 +172,7 @@ def _build_chorale(name: str, sample_rate: int) -> np.ndarray:
 
 
 def _all_chorales(sample_rate: int) -> Iterator[tuple[str, np.ndarray]]:
-    """The first :data:`N_CHORALES` chorales with four vocal parts, in file-name order, rendered."""
+    """The first ``N_CHORALES`` chorales with four vocal parts, in file-name order, rendered."""
     found = 0
     for path in _chorale_paths():
         if found == N_CHORALES:
