@@ -191,10 +191,9 @@ BUILD = {"music": (lambda rate: ((n, _build_music(n, rate)) for n in MUSIC_TRACK
 def _provenance(source: str) -> dict:
     if source == "music":
         return {"files": str(music_dir()), "debian_package": "asterisk-moh-opsound-wav"}
-    music21, pretty_midi = _chorale_tools()
-    import fluidsynth
-    return {"music21": music21.__version__, "pretty_midi": pretty_midi.__version__,
-            "pyfluidsynth": getattr(fluidsynth, "__version__", "?"), "soundfont": str(soundfont()),
+    from importlib.metadata import version
+    _chorale_tools()
+    return {name: version(name) for name in ("music21", "pretty_midi", "pyfluidsynth")} | {"soundfont": str(soundfont()),
             "soundfont_bytes": soundfont().stat().st_size, "programs": PROGRAMS, "render_rate": RENDER_RATE,
             "seconds_per_quarter": SECONDS_PER_QUARTER, "velocity": VELOCITY, "n_chorales": N_CHORALES}
 
