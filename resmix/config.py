@@ -31,6 +31,8 @@ OPTIMIZERS = ("adamw", "adam")
 NOVELTY_REDUCES = ("max", "mean")
 NOVELTY_REFERENCES = ("input+output1", "input")
 PROFILES = ("quick", "full")
+# Where DataConfig's clips come from; the real corpora live in resmix.corpora.
+SOURCES = ("synthetic", "music", "chorales")
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,9 +100,21 @@ class DataConfig:
     n_train: int = 256  # training pairs: 32 steps per epoch at batch 8
     n_val: int = 32  # held-out pairs for per-epoch metrics
     seed: int = 1234  # data seed; the validation set uses seed + 1
+    # Where the clips come from (resmix.corpora holds the rules; book/attribution.md the licenses):
+    # "synthetic": make_pairs' generated tones, input and target independent by construction
+    #   (every number of the book's first six chapters).
+    # "music": the 5 real music recordings of Debian's asterisk-moh-opsound-wav (8 kHz, CC-BY-SA-3.0);
+    #   input clip t, target clip t+1 of the same track: a continuation. Held out: one whole track.
+    # "chorales": Bach chorales of the music21 corpus, each voice rendered alone by FluidSynth with
+    #   the FluidR3 GM soundfont; input the soprano, target the bass, time-aligned; the tenor is
+    #   the "real answer" (resmix.data.answer_clips). Held out: every fifth chorale.
+    # The data seed picks the windows of the training split (seed + 1: of the held-out split).
+    source: str = "synthetic"
 
     def __post_init__(self) -> None:
         _check_types(self)
+        if self.source not in SOURCES:
+            raise ValueError(f"DataConfig.source must be one of {SOURCES}; got {self.source!r}")
         for name in ("sample_rate", "frame_size", "n_train"):
             _check_range(self, name, 1)
         _check_range(self, "n_val", 2)  # input dependence compares clips: at least two held-out pairs
