@@ -132,7 +132,7 @@ class _Cohort:
         self.stages = which(lambda n, s: n.startswith("stage1.")), which(lambda n, s: n.startswith("stage2."))
         self.opt = CohortAdamW(self.params, [e.train for e in exps], self.vectors)
         self.settings = ModelSettings.of([e.model for e in exps], device)
-        self.table = LossTable.of([e.loss for e in exps], device)
+        self.table = LossTable.of([e.loss for e in exps], device, exps[0].data.sample_rate)
         self.data = _Data(exps, device, train_data, val_data)
 
     def keep(self, idx: list[int]) -> None:

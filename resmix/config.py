@@ -205,6 +205,10 @@ class LossConfig:
     # Chapter 4 crosses it with epsilon: the product of standard deviations that epsilon is
     # compared with differs per definition.
     corr_axes: str = "clip"
+    # The penalties' correlations at lags up to this many seconds as well, the largest |rho| counting
+    # (axes "clip" only): a penalty that a copy shifted by a few samples cannot dodge. 0: zero lag
+    # only, the seed's reading. Chapter 5's trained positive control uses the score's 10 ms window.
+    corr_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -218,8 +222,12 @@ class LossConfig:
             raise ValueError(f"LossConfig.novelty_refs must be one of {NOVELTY_REFERENCES}; got {self.novelty_refs!r}")
         if self.corr_axes not in CORR_AXES:
             raise ValueError(f"LossConfig.corr_axes must be one of {CORR_AXES}; got {self.corr_axes!r}")
-        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps"):
+        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps",
+                     "corr_lag_seconds"):
             _check_range(self, name, 0)
+        if self.corr_lag_seconds > 0 and self.corr_axes != "clip":
+            raise ValueError(f"LossConfig.corr_lag_seconds > 0 needs corr_axes='clip' (lags run along a clip's "
+                             f"waveform); got corr_axes={self.corr_axes!r}")
 
 
 @dataclass(frozen=True)

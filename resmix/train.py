@@ -75,7 +75,8 @@ def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experimen
         return StageOutputs(*(t.unsqueeze(0) for t in (p.branch1, p.output1, p.branch2, p.output2)))
 
     try:
-        values, failed = evaluate_members(forward, LossTable.of([exp.loss], device), input[None].to(device),
+        table = LossTable.of([exp.loss], device, exp.data.sample_rate)
+        values, failed = evaluate_members(forward, table, input[None].to(device),
                                           target[None].to(device), exp.data.frame_size, exp.data.sample_rate,
                                           batch_size)
     finally:
