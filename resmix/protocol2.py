@@ -35,11 +35,13 @@ Seeds: ``SEEDS`` x ``DATA_SEEDS`` as in the first registration, except where a f
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from .config import Experiment
+from .criteria import CONSTANCY, HORIZON, STATS, VERDICT_RULES
 from .data import frame, held_out
 from .models import TwoStageModel
 from .protocol import DATA_SEEDS, SEEDS, STRONG, collapse_configs, penalties_only
@@ -128,6 +130,50 @@ def stress_configs(exp: Experiment) -> dict[str, Experiment]:
     return {name: replace(seed.with_(**change), name=f"stress {name}") for name, change in changes.items()}
 
 
+@dataclass(frozen=True)
+class HorizonResult:
+    """The horizon rule's reading: mean final level per cell, and whether the level follows ``lr * wd * t``."""
+
+    levels: dict[tuple[float, str], float]  # mean final level (dB re target) per (product, horizon)
+    same_product_gaps: dict[float, float]  # long minus short, per product
+    larger_product_quieter_by: float  # mean level at the smaller product minus at the larger one
+    follows: bool
+    reason: str
+
+
+def horizon_verdict(runs: Mapping[tuple[float, str], Sequence[Any]]) -> HorizonResult:
+    """The level **follows** ``lr * wd * t`` when, for each product, the long and the short run's mean final
+    levels differ by at most ``HORIZON.same_product_db``, and the larger product ends quieter than the
+    smaller by more than ``STATS.level_margin_db`` (means over its cells). Fixed before the runs."""
+    levels = {k: sum(h.last["val_rms_ratio_db"] for h in hs) / len(hs) for k, hs in runs.items()}
+    products = sorted({p for p, _ in runs})
+    gaps = {p: levels[p, "long"] - levels[p, "short"] for p in products}
+    mean = lambda p: (levels[p, "long"] + levels[p, "short"]) / 2  # noqa: E731
+    quieter = mean(products[0]) - mean(products[-1])
+    same = all(abs(g) <= HORIZON.same_product_db for g in gaps.values())
+    follows = same and quieter > STATS.level_margin_db
+    reason = (f"equal products end {', '.join(f'{g:+.1f} dB apart (P = {p:.3g})' for p, g in gaps.items())}; "
+              f"the larger product ends {quieter:+.1f} dB quieter")
+    return HorizonResult(levels, gaps, quieter, follows, reason)
+
+
+def near_constant_share(histories: Sequence[Any]) -> float:
+    """The share of runs whose final output is near-constant (``CONSTANCY``: offset share >= 0.5)."""
+    return sum(CONSTANCY.near_constant(h.last["val_offset_share"]) for h in histories) / len(histories)
+
+
+def near_constant(histories: Sequence[Any]) -> bool:
+    """A configuration is near-constant when at least ``VERDICT_RULES.min_share`` of its runs are."""
+    return near_constant_share(histories) >= VERDICT_RULES.min_share
+
+
+def own_units_db(h: Any) -> float:
+    """A run's final level in its trainable network's own units: re the target, minus the frozen output gain
+    (``20 log10 output_scale``; the fixed design, whose output is the gained branch)."""
+    import math
+    return h.last["val_rms_ratio_db"] - 20 * math.log10(h.experiment.model.output_scale)
+
+
 def replicate(exp: Experiment, seeds=SEEDS, data_seeds=DATA_SEEDS) -> list[Experiment]:
     """``exp`` once per (model seed, data seed), as :func:`resmix.protocol.replicate`."""
     from .protocol import replicate as first
@@ -135,4 +181,5 @@ def replicate(exp: Experiment, seeds=SEEDS, data_seeds=DATA_SEEDS) -> list[Exper
 
 
 __all__ = ["EPS_RATIO", "EPS_ROAD", "DECAY_ROAD", "SEED_SETTING", "POSITIVE", "untrained_s", "collapse_configs2",
-           "long_horizon_steps", "horizon_products", "horizon_configs", "remedy_configs", "stress_configs", "replicate", "penalties_only"]
+           "long_horizon_steps", "horizon_products", "horizon_configs", "remedy_configs", "stress_configs", "replicate", "penalties_only", "HorizonResult", "horizon_verdict", "near_constant_share",
+           "near_constant", "own_units_db"]

@@ -43,3 +43,20 @@ def test_stress_tests_change_one_reading_each(quick):
         d = e.to_dict()
         changed = [(s, k) for s in ("model", "loss", "train") for k in d[s] if d[s][k] != seed[s][k]]
         assert len(changed) == 1, (name, changed)
+
+
+class _H:
+    def __init__(self, level, offset=0.0):
+        self.last = {"val_rms_ratio_db": level, "val_offset_share": offset}
+
+
+def test_the_horizon_rule_and_near_constant():
+    follows = {(0.1, "short"): [_H(20.0)], (0.1, "long"): [_H(19.0), _H(21.5)], (1.0, "short"): [_H(5.0)],
+               (1.0, "long"): [_H(6.5)]}
+    r = P.horizon_verdict(follows)
+    assert r.follows and r.same_product_gaps[0.1] == pytest.approx(0.25) and r.larger_product_quieter_by > 10
+    apart = dict(follows) | {(1.0, "long"): [_H(12.0)]}
+    assert not P.horizon_verdict(apart).follows  # 7 dB apart at product 1
+    flat = {k: [_H(0.0)] for k in follows}
+    assert not P.horizon_verdict(flat).follows  # equal products agree, but the product does nothing
+    assert P.near_constant([_H(0, 0.6)] * 4 + [_H(0, 0.1)]) and not P.near_constant([_H(0, 0.6)] * 3 + [_H(0, 0.1)] * 2)
