@@ -185,3 +185,31 @@ def answer(cfg: DataConfig) -> Tensor:
         raise ValueError(f"DataConfig.source={cfg.source!r} has no third voice to serve as a real answer; "
                          f"answer clips exist for {SOURCES_WITH_ANSWER}")
     return _cut(cfg, "held_out", ("answer",))[0]
+
+
+def excerpt(cfg: DataConfig, n_clips: int = 8, criteria: SilenceCriteria = SILENCE) -> dict[str, Tensor]:
+    """``n_clips`` consecutive clips from the held-out split, for listening: ``{role: [n_clips, N]}``.
+
+    The first stretch of ``n_clips + 1`` consecutive clip slots of the first held-out piece where every
+    clip passes the silence rule. ``music``: clip ``k``'s input is slot ``k`` and its target slot
+    ``k + 1`` (so the inputs play slots 0..n-1 and the targets 1..n: a continuation, one clip later);
+    ``chorales``: input, target and answer voices over the same slots. Each clip is normalised as the
+    training clips are, so a model hears what it was trained on; played back to back they give
+    ``n_clips x clip_seconds`` of audio (8 x 0.128 s = 1.024 s on the quick profile).
+    """
+    source = _real(cfg)
+    rec = _split(source, load(source, cfg.sample_rate)[0], "held_out")[0]
+    N, floor = cfg.n_samples, _floor(source, criteria)
+    rows = _voice_rows(source)
+    slots = rec.audio[rows, : (rec.audio.shape[1] // N) * N].reshape(len(rows), -1, N)  # (C, K, N)
+    whole = np.sqrt(np.mean(np.square(rec.audio[rows], dtype=np.float64), -1))  # (C,)
+    ok = (_level_db(slots, whole[:, None]) >= floor).all(0)  # (K,)
+    run = np.convolve(ok.astype(int), np.ones(n_clips + 1, dtype=int), "valid") == n_clips + 1
+    if not run.any():
+        raise ValueError(f"{rec.name}: no {n_clips + 1} consecutive clips of {N} samples pass the silence rule")
+    s = int(np.flatnonzero(run)[0])
+    take = lambda row, first: torch.from_numpy(  # noqa: E731
+        _normalise(slots[row, first:first + n_clips].astype(np.float64), cfg.rms).astype(np.float32))
+    if source == "music":
+        return {"input": take(0, s), "target": take(0, s + 1)}
+    return {"input": take(0, s), "target": take(1, s), "answer": take(2, s)}

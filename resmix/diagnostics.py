@@ -137,3 +137,57 @@ def decompose(output: Tensor, input: Tensor, target: Tensor) -> Decomposition:
     share = lambda part: float(part.pow(2).sum() / total)  # noqa: E731
     return Decomposition(float(probe.a.mean()), float(probe.b.mean()), share(mix), share(common),
                          share(rest - common))
+
+
+@dataclass
+class LevelForces:
+    """What pulls a model's output level, read from the model, held-out clips and its training settings."""
+
+    eps_ratio: float  # eps / mean(s_o s_t) at the output's current level (losses.epsilon_pull)
+    eps_pull: float  # mean eps / (s + eps): the share of the penalty's log-gradient that shrinking removes
+    offset_share: float  # 1 - std^2 / RMS^2 of the output: the constant offset's share of its power
+    layernorm_gain_rms: float  # RMS of every LayerNorm's gain (1 at PyTorch's initialisation)
+    decay_time_constants: float  # lr * weight_decay * steps: how many of AdamW's 1/(lr wd) have elapsed
+    decays_norms: bool  # weight decay reaches the LayerNorm gains (AdamW's default: every parameter)
+    road: str  # "epsilon", "decay", "both" or "neither": which force is acting
+    reading: str  # one sentence saying so
+
+    def as_dict(self) -> dict[str, float | str | bool]:
+        return dict(self.__dict__)
+
+
+def level_forces(model: nn.Module | Callable, input: Tensor, target: Tensor, loss, train, steps: int) -> LevelForces:
+    """Which road a model's output is on: the epsilon pull, weight decay, both, or neither.
+
+    Args:
+        model: ``model(input, target)`` returns ``[B, D, T]`` or a tuple whose last item is; its
+            ``nn.LayerNorm`` modules are found by type (any model, not only the study's).
+        input, target: held-out clips ``[B, D, T]``.
+        loss: a :class:`~resmix.config.LossConfig` (its ``eps`` and ``corr_axes``).
+        train: a :class:`~resmix.config.TrainConfig` (``lr``, ``weight_decay``, ``decay``), or anything with them.
+        steps: optimizer steps taken so far.
+
+    The thresholds are the chapters': the epsilon road acts where the pull is at least one half
+    (``eps >= s``); the decay road where ``lr * wd * steps >= 1`` with the decay on the LayerNorm gains.
+    """
+    from .losses import LossTable, epsilon_pull
+    from .measure import final_output
+    with torch.no_grad():
+        out = final_output(model(input, target)).float()
+    ratio, pull = epsilon_pull(out[None], target[None].float(), LossTable.of([loss], out.device))
+    wave = out.reshape(out.shape[0], -1)
+    offset = float((1 - wave.var(-1, unbiased=False) / wave.pow(2).mean(-1).clamp_min(1e-30)).mean())
+    gains = [m.weight for m in model.modules() if isinstance(m, nn.LayerNorm) and m.weight is not None] \
+        if isinstance(model, nn.Module) else []
+    ln = float(torch.cat([g.detach().flatten() for g in gains]).pow(2).mean().sqrt()) if gains else float("nan")
+    tc = train.lr * train.weight_decay * steps
+    norms = getattr(train, "decay", "all") == "all" and train.weight_decay > 0
+    eps_acts, decay_acts = float(pull[0]) >= 0.5, tc >= 1 and norms
+    road = {(True, True): "both", (True, False): "epsilon", (False, True): "decay", (False, False): "neither"}[eps_acts, decay_acts]
+    reading = {
+        "epsilon": f"the epsilon pull acts (eps is {float(ratio[0]):.3g} times s_o s_t): shrinking lowers the penalty",
+        "decay": f"weight decay acts ({tc:.2g} time constants on every parameter, LayerNorm gains at {ln:.3g})",
+        "both": f"both act: eps is {float(ratio[0]):.3g} times s_o s_t, and {tc:.2g} decay time constants have elapsed",
+        "neither": f"neither acts: eps is {float(ratio[0]):.2g} times s_o s_t and only {tc:.2g} decay time constants have "
+                   "elapsed; a scale-invariant penalty leaves the level to Adam, which tends to grow it"}[road]
+    return LevelForces(float(ratio[0]), float(pull[0]), offset, ln, tc, norms, road, reading)

@@ -246,12 +246,14 @@ def c8_rows(result: C8Result) -> list[dict[str, Any]]:
              **_interval(r.vs_none, STATS.level_margin_db)} for name, r in result.remedies.items()]
 
 
-def score_runs(histories: Sequence[Any], results: str) -> list[RemedyScore]:
-    """:func:`resmix.score.remedy_score` of each stored run's final model, on that run's own held-out clips."""
+def score_runs(histories: Sequence[Any], results: str, criteria=None) -> list[RemedyScore]:
+    """:func:`resmix.score.remedy_score` of each stored run's final model, on that run's own held-out clips
+    (``criteria``: the score's version, ``criteria.REMEDY`` by default or ``criteria.REMEDY_V2``)."""
+    from .criteria import REMEDY
     out = []
     for h in histories:
         d = h.experiment.data
         x, y = (frame(w, d.frame_size) for w in held_out(d))
         with torch.no_grad():
-            out.append(remedy_score(load_model(h.experiment, results), x, y, d.sample_rate))
+            out.append(remedy_score(load_model(h.experiment, results), x, y, d.sample_rate, criteria or REMEDY))
     return out

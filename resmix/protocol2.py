@@ -174,6 +174,44 @@ def own_units_db(h: Any) -> float:
     return h.last["val_rms_ratio_db"] - 20 * math.log10(h.experiment.model.output_scale)
 
 
+C4_MSE_WEIGHTS = (1.0, 3.0, 10.0, 30.0, 100.0)  # a log grid between the first book's two MSE weights
+C4_HOLDS = 0.5  # "the correlation stays near 0.7", read as a mean correlation above 0.5 (chapter 2's criterion)
+
+
+def c4_decisive_weight(corr: Mapping[tuple[str, float], float]) -> float:
+    """The MSE weight to test with ten seed pairs, from the grid's mean correlations ``{(residual, weight): corr}``.
+
+    A weight where the leaky design holds the correlation (above ``C4_HOLDS``) and the fixed design
+    does not, the one with the largest gap; if there is none, the weight with the largest gap
+    ``leaky - fixed``. (Chosen from the two-seed grid, so the choice is exploratory; the ten-pair
+    test at the chosen weight is the confirmation.)
+    """
+    weights = sorted({w for _, w in corr})
+    gap = {w: corr["leaky", w] - corr["none", w] for w in weights}
+    split = [w for w in weights if corr["leaky", w] > C4_HOLDS >= corr["none", w]]
+    return max(split or weights, key=lambda w: gap[w])
+
+
+@dataclass(frozen=True)
+class C4Result:
+    verdict: str  # "partly" (the residual overrides the penalties at this weight) or "refuted"
+    leaky: float  # mean correlation with the target, leaky design
+    fixed: float  # ... fixed design, the same losses and seeds
+    gap: Any  # PairedDifference of leaky - fixed
+
+
+def c4_verdict(leaky: Sequence[Any], fixed: Sequence[Any]) -> C4Result:
+    """C4 at one weight from paired runs: *partly* when the leaky design's mean correlation is above
+    ``C4_HOLDS``, the fixed design's is not, and the paired gap's 95% interval lies above 0 (the
+    residual, not the reconstruction term, keeps the correlation there); *refuted* otherwise."""
+    from .stats import paired_difference, values_by_seeds
+    a, b = values_by_seeds(leaky, "val_corr_target"), values_by_seeds(fixed, "val_corr_target")
+    gap = paired_difference(a, b)
+    la, fb = sum(a.values()) / len(a), sum(b.values()) / len(b)
+    overrides = la > C4_HOLDS >= fb and gap.verdict(0.0) == "above"
+    return C4Result("partly" if overrides else "refuted", la, fb, gap)
+
+
 def replicate(exp: Experiment, seeds=SEEDS, data_seeds=DATA_SEEDS) -> list[Experiment]:
     """``exp`` once per (model seed, data seed), as :func:`resmix.protocol.replicate`."""
     from .protocol import replicate as first
@@ -182,4 +220,4 @@ def replicate(exp: Experiment, seeds=SEEDS, data_seeds=DATA_SEEDS) -> list[Exper
 
 __all__ = ["EPS_RATIO", "EPS_ROAD", "DECAY_ROAD", "SEED_SETTING", "POSITIVE", "untrained_s", "collapse_configs2",
            "long_horizon_steps", "horizon_products", "horizon_configs", "remedy_configs", "stress_configs", "replicate", "penalties_only", "HorizonResult", "horizon_verdict", "near_constant_share",
-           "near_constant", "own_units_db"]
+           "near_constant", "own_units_db", "C4_MSE_WEIGHTS", "C4_HOLDS", "c4_decisive_weight", "C4Result", "c4_verdict"]

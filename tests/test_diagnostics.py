@@ -61,3 +61,21 @@ def test_decompose_planted_parts():
     assert d.common_share > 0.95 and d.mix_share < 0.05
     d = decompose(torch.randn(16, 2000, generator=g), x, y)
     assert d.specific_share > 0.9
+
+
+def test_level_forces_name_the_road():
+    import torch
+    from resmix.config import LossConfig, ModelConfig, TrainConfig
+    from resmix.data import frame, make_pairs
+    from resmix.diagnostics import level_forces
+    from resmix.models import TwoStageModel
+    x, y = (frame(w, 32) for w in make_pairs(8, seed=3))
+    torch.manual_seed(0)
+    model = TwoStageModel(ModelConfig(residual="none"))
+    seed = level_forces(model, x, y, LossConfig(), TrainConfig(), steps=768)
+    assert seed.road == "neither" and seed.eps_ratio < 1e-5 and seed.layernorm_gain_rms == 1.0
+    assert level_forces(model, x, y, LossConfig(eps=10.0), TrainConfig(), 768).road == "epsilon"
+    assert level_forces(model, x, y, LossConfig(), TrainConfig(weight_decay=3.0), 768).road == "decay"
+    assert level_forces(model, x, y, LossConfig(), TrainConfig(weight_decay=3.0, decay="weights"), 768).road == "neither"
+    constant = level_forces(lambda i, t: torch.ones_like(t), x, y, LossConfig(), TrainConfig(), 0)
+    assert constant.offset_share == 1.0 and constant.layernorm_gain_rms != constant.layernorm_gain_rms  # nan: no LayerNorm

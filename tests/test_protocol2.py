@@ -60,3 +60,19 @@ def test_the_horizon_rule_and_near_constant():
     flat = {k: [_H(0.0)] for k in follows}
     assert not P.horizon_verdict(flat).follows  # equal products agree, but the product does nothing
     assert P.near_constant([_H(0, 0.6)] * 4 + [_H(0, 0.1)]) and not P.near_constant([_H(0, 0.6)] * 3 + [_H(0, 0.1)] * 2)
+
+
+def test_c4_decisive_weight_and_verdict():
+    grid = {("leaky", 1.0): 0.02, ("none", 1.0): 0.01, ("leaky", 10.0): 0.7, ("none", 10.0): 0.3,
+            ("leaky", 100.0): 0.95, ("none", 100.0): 0.9}
+    assert P.c4_decisive_weight(grid) == 10.0
+    assert P.c4_decisive_weight({k: v for k, v in grid.items() if k[1] != 10.0}) == 100.0  # no split: largest gap
+
+    class H:
+        def __init__(self, seed, corr):
+            from types import SimpleNamespace
+            self.experiment = SimpleNamespace(train=SimpleNamespace(seed=seed), data=SimpleNamespace(seed=1))
+            self.records = [{"val_corr_target": corr}]
+    leaky, fixed = [H(s, 0.7 + 0.01 * s) for s in range(5)], [H(s, 0.3) for s in range(5)]
+    assert P.c4_verdict(leaky, fixed).verdict == "partly"
+    assert P.c4_verdict(fixed, leaky).verdict == "refuted"

@@ -33,6 +33,9 @@
 # 4. *Correlation meters*: with the target and with the input; expect $1/\sqrt2$ from a 50/50 mix
 #    of independent equal-level signals.
 # 5. *Ablate the residual path*: the same model with and without it, same inputs.
+# 6. *Which road is the level on?* The ε ratio, the offset share, the LayerNorm gains and
+#    $\eta\lambda t$ say whether an ε pull, weight decay, both or neither is moving the output's
+#    level ({ref}`chapter 4 <ch-collapse>`).
 
 # %% tags=["hide-input"]
 # Colab or a fresh kernel: install resmix, the version this book was built with, when it is missing.
@@ -54,7 +57,7 @@ from torch import nn
 
 from resmix import plots
 from resmix.config import get_profile
-from resmix.data import WavPairFolder, frame, make_pairs, save_wav
+from resmix.data import WavPairFolder, frame, held_out, make_pairs, save_wav
 from resmix.diagnostics import diagnose
 from resmix.listen import players
 from resmix.models import TwoStageModel
@@ -148,6 +151,45 @@ for residual in ("leaky", "none"):
 ablation = pd.DataFrame(rows).T
 assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "leaks"])
 ablation
+
+# %% [markdown]
+# ## Which road is a run on? Reading a training log
+#
+# To the seed's author, whose output went quiet around epoch 21: four numbers, computed from a model,
+# its held-out clips and its optimizer settings, say which force is moving the level
+# (`resmix.diagnostics.level_forces`): the **ε ratio** $\varepsilon/(s_o s_t)$ at the output's current
+# level (the pull $\varepsilon/(s+\varepsilon)$ is at least one half where it is at least 1), the
+# **offset share** $1 - \mathrm{std}^2/\mathrm{RMS}^2$ (what an ε pull leaves behind), the **RMS of the
+# LayerNorm gains** (1 at initialisation; what decay on every parameter pulls down), and
+# $\eta\lambda t$, the number of AdamW's time constants elapsed. Here for chapter 4's seed's setting and
+# its two roads (model seed 0; the runs are loaded from chapter 4's store, or trained if missing):
+
+# %%
+from resmix import protocol2, study  # noqa: E402
+from resmix.diagnostics import level_forces  # noqa: E402
+from resmix.report import optimizer_steps  # noqa: E402
+
+roads = protocol2.collapse_configs2(exp)
+road_runs = dict(zip(roads, study.run_grid(list(roads.values()), "_output/results/protocol", progress=False)))
+xv, yv = (frame(w, cfg.frame_size) for w in held_out(cfg))
+forces = {name: level_forces(study.load_model(h.experiment, "_output/results/protocol"), xv, yv, h.experiment.loss,
+                             h.experiment.train, optimizer_steps(h.experiment)) for name, h in road_runs.items()}
+pd.DataFrame({n: f.as_dict() for n, f in forces.items()}).T.drop(columns="reading")
+
+# %% tags=["remove-cell"]
+glue_all({f"road_{i}": f.reading for i, f in enumerate(forces.values())})
+assert [f.road for f in forces.values()] == ["neither", "epsilon", "decay"], [f.road for f in forces.values()]
+
+# %% [markdown]
+# The seed's setting: {glue:text}`road_0`. The ε road: {glue:text}`road_1`. The decay road:
+# {glue:text}`road_2`. The same numbers are in every training log `resmix` writes
+# (`History.records[i]`: `val_eps_ratio`, `val_offset_share`, `weight_rms_vectors` for the biases and
+# LayerNorm parameters, and `step`), so a run can be read epoch by epoch:
+
+# %% mystnb={"image": {"alt": "Epsilon ratio, offset share, RMS of the LayerNorm and bias parameters, and output level over optimizer steps for the seed's setting and its two roads"}}
+plots.curves({n: [h] for n, h in road_runs.items()}, ["val_eps_ratio", "val_offset_share", "weight_rms_vectors", "val_rms_ratio_db"],
+             ["ε ratio ε/(s_o s_t)", "offset share", "RMS of biases and norms", "level re target (dB)"],
+             logy=[True, False, False, False])
 
 # %% [markdown]
 # Listen to one of your pairs and your model's output:

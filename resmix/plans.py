@@ -1,0 +1,112 @@
+"""Each chapter's run plan: the named groups of experiments it trains, from a profile.
+
+A chapter shows one call (``plans.chapter4(exp)``) and a sentence on what it trains; the
+configurations and their reasons live in :mod:`resmix.protocol` (the first registration) and
+:mod:`resmix.protocol2` (the second). ``tests/test_plans.py`` checks the plans' sizes and settings.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import protocol, protocol2
+from .config import Experiment
+from .study import grid
+
+Plan = dict[str, list[Experiment]]
+
+IDENTITY_SEEDS = (0, 1, 2)  # the frozen-start runs at the textbook eps: three seeds check an identity
+EPS_SWEEP = (1e-8, 1e-4, 1e-2, 1e-1)  # seven decades
+EPS_EPOCHS_QUICK = 6  # the eps map is a map of a run's first quarter (192 steps) on the quick profile
+
+
+def everything(plan: Plan) -> list[Experiment]:
+    """Every run of a plan, once, longest first (so that a grid's workers stay busy to the end)."""
+    from .plan import steps
+    seen = {}
+    for runs in plan.values():
+        for e in runs:
+            seen.setdefault(e, None)
+    return sorted(seen, key=steps, reverse=True)
+
+
+def chapter4(exp: Experiment) -> Plan:
+    """The collapse: the first registration's three configurations (10 pairs each), the two roads of the second
+    (10 pairs each), the horizon design, the frozen start at the textbook eps (the identity's check), the eps map."""
+    first = protocol.collapse_configs(exp)
+    second = protocol2.collapse_configs2(exp)
+    plan: Plan = {f"v1 {name}": protocol.replicate(e) for name, e in first.items()}
+    plan |= {f"v2 {name}": protocol.replicate(e) for name, e in second.items() if name != protocol2.SEED_SETTING}
+    plan |= {f"horizon {p:.3g} {h}": runs for (p, h), runs in protocol2.horizon_configs(exp).items()}
+    frozen = first[protocol.MATCHED_QUIET].with_(loss={"eps": 1e-8})
+    plan["identity: frozen start, textbook eps"] = protocol.replicate(replace(frozen, name="c7-frozen-textbook"),
+                                                                      IDENTITY_SEEDS, [exp.data.seed])
+    seed = first[protocol.SEED_SETTING]
+    epochs = EPS_EPOCHS_QUICK if exp.profile == "quick" else exp.train.epochs // 4
+    base = seed.with_(name="ch4-eps", train={"epochs": epochs})
+    plan["eps map"] = grid(base, {"loss.eps": list(EPS_SWEEP),
+                                  "model.output_scale": [1.0, first[protocol.MATCHED_QUIET].model.output_scale],
+                                  "loss.corr_axes": ["clip", "frame", "batch"]})
+    return plan
+
+
+def chapter5(exp: Experiment) -> Plan:
+    """The remedies: the first registration's (on the frozen start, 10 pairs) and the second's (on the decay
+    road, with the trained positive control, 10 pairs), and the exploratory weight sweep (one seed)."""
+    first = {k: v for k, v in protocol.remedy_configs(exp).items() if k != "variance 0.1"}
+    plan: Plan = {f"v1 {name}": protocol.replicate(e) for name, e in first.items()}
+    plan |= {f"v2 {name}": protocol.replicate(e) for name, e in protocol2.remedy_configs(exp).items()}
+    base = first["none"]
+    plan["sweep"] = (grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mse"}), {"loss.reconstruction": [0.1, 1.0]})
+                     + grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mrstft"}), {"loss.reconstruction": [0.1, 1.0]})
+                     + grid(base.with_(name="ch5-sweep"), {"loss.variance": [0.1, 1.0]}))
+    return plan
+
+
+SCALE_STEPS = 4  # the appendix: four times the steps
+SCALE_SEEDS = (0, 1, 2)  # three seed pairs per configuration (model seeds 0-2 on the profile's data seed)
+
+
+def appendix(exp: Experiment) -> Plan:
+    """The verdicts at four times the steps: every configuration the chapters' verdicts rest on, three seed pairs each."""
+    first, second = protocol.collapse_configs(exp), protocol2.collapse_configs2(exp)
+    remedies = protocol2.remedy_configs(exp)
+    configs = {protocol.SEED_SETTING: first[protocol.SEED_SETTING], protocol.MATCHED_QUIET: first[protocol.MATCHED_QUIET],
+               protocol2.DECAY_ROAD: second[protocol2.DECAY_ROAD], protocol2.EPS_ROAD: second[protocol2.EPS_ROAD],
+               "mse 0.01 (decay road)": remedies["mse 0.01"], "mrstft 0.01 (decay road)": remedies["mrstft 0.01"]}
+    return {name: protocol.replicate(protocol.scaled(e, SCALE_STEPS, 1), SCALE_SEEDS, [exp.data.seed])
+            for name, e in configs.items()}
+
+
+STRESS_SEEDS = protocol.SEEDS  # five model seeds ...
+STRESS_DATA_SEEDS = protocol.DATA_SEEDS[:1]  # ... on one data seed: half the pairs, for the time budget
+
+
+def robustness(exp: Experiment) -> Plan:
+    """The stress tests: the seed's setting with one reading changed at a time, five seed pairs each."""
+    return {name: protocol.replicate(e, STRESS_SEEDS, STRESS_DATA_SEEDS)
+            for name, e in protocol2.stress_configs(exp).items()}
+
+
+REAL_SOURCES = ("synthetic", "music", "chorales")  # the synthetic runs are the chapters' own (loaded, not rerun)
+REAL_SEEDS = (0, 1, 2)  # three model seeds on the profile's data seed, per corpus and configuration
+LEAKY = "leaky design, penalties only"
+
+
+def real_configs(exp: Experiment) -> dict[str, Experiment]:
+    """The configurations the book's summary rests on, for one data source (``exp.data.source``)."""
+    second = protocol2.collapse_configs2(exp)
+    remedies = protocol2.remedy_configs(exp)
+    leaky = protocol.penalties_only(exp).with_(model={"residual": "leaky"}, loss={"eps": 1e-8}, train={"weight_decay": 0.01})
+    return {LEAKY: replace(leaky, name="real-leaky"), **second,
+            "mse 0.01 (decay road)": remedies["mse 0.01"], "mrstft 0.01 (decay road)": remedies["mrstft 0.01"],
+            protocol2.POSITIVE: remedies[protocol2.POSITIVE]}
+
+
+def real(exp: Experiment) -> Plan:
+    """``{"<source> | <configuration>": runs}``: every configuration of :func:`real_configs` on each source, three seeds."""
+    plan: Plan = {}
+    for source in REAL_SOURCES:
+        e = exp.with_(data={"source": source})
+        for name, cfg in real_configs(e).items():
+            plan[f"{source} | {name}"] = protocol.replicate(cfg, REAL_SEEDS, [exp.data.seed])
+    return plan

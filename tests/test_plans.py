@@ -1,0 +1,30 @@
+"""resmix.plans: each chapter's run plan holds what its chapter says it trains."""
+import pytest
+
+from resmix import plans, protocol2
+from resmix.config import get_profile
+from resmix.plan import steps
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return get_profile("quick")
+
+
+def test_chapter4_holds_both_registrations_the_horizon_and_the_maps(quick):
+    p = plans.chapter4(quick)
+    assert [len(p[f"v1 {n}"]) for n in ("seed's setting", "matched eps, quiet start", "strong decay")] == [10, 10, 10]
+    assert len(p[f"v2 {protocol2.EPS_ROAD}"]) == 10 and len(p["eps map"]) == 24
+    assert max(steps(e) for e in plans.everything(p)) == 10240
+    assert len(plans.everything(p)) == len({e for runs in p.values() for e in runs})  # each run once
+
+
+def test_chapter5_appendix_robustness_and_real(quick):
+    assert {k for k in plans.chapter5(quick) if k.startswith("v2")} == {f"v2 {n}" for n in protocol2.remedy_configs(quick)}
+    app = plans.appendix(quick)
+    assert all(len(v) == 3 and steps(v[0]) == 4 * 768 and v[0].model.d_model == quick.model.d_model for v in app.values())
+    rob = plans.robustness(quick)
+    assert len(rob) == 5 and all(len(v) == 5 for v in rob.values())
+    real = plans.real(quick)
+    assert {k.split(" | ")[0] for k in real} == set(plans.REAL_SOURCES)
+    assert all(v[0].data.source == k.split(" | ")[0] for k, v in real.items())
