@@ -38,7 +38,7 @@ from .criteria import COLLAPSE, STATS, VERDICT_RULES
 from .data import frame, held_out
 from .diagnostics import output_scale_for, untrained_level_db
 from .score import RemedyScore, remedy_score
-from .stats import PairedDifference, paired_difference, seeds_of, values_by_seeds
+from .stats import METHODS, PairedDifference, paired_difference, seeds_of, values_by_seeds
 from .study import load_model
 
 SEEDS = tuple(range(STATS.min_seeds))  # model seeds 0-4
@@ -120,6 +120,12 @@ def level_at(history: Any, epoch: int) -> float:
 def _settings(exp: Experiment) -> Experiment:
     """``exp`` without what :func:`replicate` varies (name, model seed, data seed): one configuration's settings."""
     return replace(exp, name="", train=replace(exp.train, seed=0), data=replace(exp.data, seed=0))
+
+
+def _check_method(method: str) -> None:
+    """Checked even where no interval is resampled (one pair: its own difference)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
 
 
 def _check_runs(runs: Mapping[str, Sequence[Any]], known: Sequence[str], required: str, what: str) -> None:
@@ -224,6 +230,7 @@ def c7_verdict(runs: Mapping[str, Sequence[Any]], method: str = STATS.method) ->
     configuration needs at least one run, each seed pair once (else ValueError).
     """
     _check_runs(runs, (SEED_SETTING, MATCHED_QUIET, STRONG), SEED_SETTING, "configuration")
+    _check_method(method)
     seed_runs = runs[SEED_SETTING]
     configs = {name: _summary(hs, None if name == SEED_SETTING else seed_runs, method) for name, hs in runs.items()}
     s = configs[SEED_SETTING]
@@ -298,6 +305,7 @@ def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[
     with one bool per run (``RemedyScore.passed``, in the runs' order).
     """
     _check_runs(runs, REMEDIES, "none", "remedy")
+    _check_method(method)
     _check_passed(runs, passed)
     base = runs["none"]
     base_quiet = sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in base) >= VERDICT_RULES.min_share * len(base)

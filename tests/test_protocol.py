@@ -82,6 +82,8 @@ def test_a_single_pair_is_read_as_its_own_difference(configs):
     r = protocol.c7_verdict(one, method="percentile")
     d = r.configs[protocol.MATCHED_QUIET].vs_seed
     assert (d.n, d.low, d.mean, d.high) == (1, -30.0, -30.0, -30.0) and r.verdict == "partly"
+    with pytest.raises(ValueError, match="method must be one of"):  # no interval is resampled here
+        protocol.c7_verdict(one, method="percentil")
 
 
 @pytest.fixture(scope="module")
