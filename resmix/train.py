@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ._checks import check_same_shape, check_tensor
 from ._io import atomic_path, set_aside
-from .config import Experiment
+from .config import Experiment, resolve_device  # noqa: F401 (resolve_device: also train's API)
 from .data import frame, held_out, make_pairs
 from .dynamics import adam_update_rms, make_optimizer, weight_rms
 from .losses import compute_losses
@@ -72,13 +72,6 @@ class History:
     def steps_per_epoch(self) -> int:
         """Optimizer steps in one epoch (one pass over the training pairs)."""
         return round(self.records[0]["step"] / self.records[0]["epoch"]) if self.records else 0
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def provenance(device: torch.device) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def test_bad_settings_on_the_command_line_name_the_field(setting, message, capsy
 def test_string_settings_keep_their_text(capsys):
     study.main(["--profile", "quick", "--set", "train.device=cpu", "--set", "name=1", "--list"])
     assert capsys.readouterr().out.count("\t") == 6
-    assert study._set(quick(), "train.device", study._parse_value("0", str)).train.device == "0"
+    assert study._set(quick(), "train.device", study._parse_value("cuda", str)).train.device == "cuda"
+    assert study._set(quick(), "name", study._parse_value("0", str)).name == "0"
 
 
 def _numbers(h):
