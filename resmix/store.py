@@ -3,20 +3,58 @@
 A results folder holds ``<key>.json`` (a run's :class:`~resmix.train.History`),
 ``<key>.model.pt`` (its weights), ``ckpt/<key>.pt`` (the checkpoint of a run in
 progress) and ``locks/<key>.lock`` (its claim). :mod:`resmix.study` runs grids on it.
+
+A stored result is served only after :func:`read_result` has checked it: readable UTF-8
+JSON, the shape of a run (a valid experiment, non-empty numeric records numbered by epoch,
+provenance) and settings that hash to the key it is stored under. Anything else is set
+aside as ``<name>.damaged`` with a :class:`~resmix._io.DamagedFileWarning` and recomputed,
+so no file blocks a grid until someone deletes it.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
+import math
+import numbers
+import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ._io import DamagedFileWarning, set_aside, temp_leftovers
+from ._version import __version__
+from .config import Experiment
 from .train import History
 
 
 class StoreError(OSError):
     """A results folder cannot be used (not a directory, or not writable)."""
+
+
+# Settings added after 0.2.0 (whose run keys the chapters store): a run at their default is
+# the same computation as before they existed, so its key leaves them out and stays the same.
+KEYED_ONLY_WHEN_SET = (("model", "output_scale"), ("loss", "corr_axes"), ("train", "decay"))
+KEY_NAME = re.compile(r"[0-9a-f]{16}\.json")  # what run_key names a result file
+# what the package reads from every stored record (the CLI's summary line, the protocol's rules)
+REQUIRED_METRICS = ("epoch", "val_rms_ratio_db", "val_corr_target", "val_corr_input")
+
+
+def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
+    """The key of an experiment's settings (``Experiment.to_dict()``) under a package ``version``.
+
+    :func:`resmix.study.run_key` is this for the running version; the store recomputes it from a
+    stored file (with the version that wrote it) to check that the file sits under its own key.
+    """
+    settings = copy.deepcopy(settings)
+    settings.pop("name", None)
+    defaults = Experiment()
+    for section, name in KEYED_ONLY_WHEN_SET:  # at their defaults they change nothing: old keys hold
+        if name in settings.get(section, {}) and settings[section][name] == getattr(getattr(defaults, section), name):
+            del settings[section][name]
+    settings["resmix_version"] = version
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def writable_folder(results: Path) -> None:
@@ -32,32 +70,110 @@ def writable_folder(results: Path) -> None:
                          "expected a folder this process can write") from None
 
 
-def read_result(path: Path, foreign: str = "set aside") -> History | None:
-    """The :class:`History` stored at ``path``; ``None`` when absent or unusable.
+class _Unusable(ValueError):
+    """Why a stored file cannot be served (the reason given when it is set aside)."""
 
-    An unreadable file (cut short, not JSON) is set aside as ``<name>.damaged`` with a
-    :class:`~resmix._io.DamagedFileWarning`. A readable JSON that is not a stored run is
-    set aside too with ``foreign="set aside"`` (at a run's own path), or skipped with a
-    warning and left untouched with ``foreign="skip"`` (a stray file in the folder).
-    """
+
+class _WrongKey(_Unusable):
+    """A valid run stored under another run's key."""
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path`` (``FileNotFoundError`` when absent); :class:`_Unusable` for whatever
+    cannot be read as UTF-8 JSON: bytes of another encoding, a cut-short or nested-too-deep text, a
+    directory or an unreadable file in its place."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
-        return None
+        raise FileNotFoundError(path) from None
+    except OSError as e:  # a directory of that name, no permission to read, an I/O error
+        raise _Unusable(f"unreadable ({type(e).__name__}: {e.strerror or e})") from None
     try:
-        d = json.loads(text)
-    except ValueError as e:  # JSONDecodeError, or bytes that are not text
-        set_aside(path, f"damaged result ({type(e).__name__}: {e}); it will be recomputed")
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+        raise _Unusable(f"damaged result ({type(e).__name__}: {e})") from None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _check_records(records: list, epochs: int) -> None:
+    if not records:
+        raise _Unusable("no records (a stored run has one per epoch)")
+    if len(records) > epochs:
+        raise _Unusable(f"{len(records)} records for a run of {epochs} epochs")
+    keys = None
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            raise _Unusable(f"record {i + 1} is a {type(r).__name__}; expected an object of metrics")
+        bad = [k for k, v in r.items() if not _number(v)]
+        if bad:
+            raise _Unusable(f"record {i + 1}: {bad[0]!r} is {r[bad[0]]!r}; expected a number")
+        missing = [k for k in REQUIRED_METRICS if k not in r]
+        if missing:
+            raise _Unusable(f"record {i + 1} lacks {missing}")
+        if keys is not None and set(r) != keys:
+            raise _Unusable(f"record {i + 1} has other metrics than record 1 "
+                            f"({sorted(set(r) ^ keys)[:3]} ...)")
+        keys = set(r)
+        if r["epoch"] != i + 1:
+            raise _Unusable(f"record {i + 1} says epoch {r['epoch']!r}; expected {i + 1}")
+
+
+def _history(d: Any, key: str | None) -> History:
+    """The :class:`History` a stored JSON holds, checked; :class:`_Unusable` says why it cannot be served."""
+    if not (isinstance(d, dict) and isinstance(d.get("experiment"), dict) and isinstance(d.get("records"), list)
+            and isinstance(d.get("meta"), dict)):
+        raise _Unusable("not a stored run (expected an object with experiment, records and meta)")
+    try:
+        exp = Experiment.from_dict(d["experiment"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a missing section, unknown field, bad value
+        raise _Unusable(f"its experiment is not valid ({type(e).__name__}: {e})") from None
+    _check_records(d["records"], exp.train.epochs)
+    meta = d["meta"]
+    version = meta.get("resmix", __version__)
+    if not isinstance(version, str):
+        raise _Unusable(f"meta.resmix is {version!r}; expected a version string")
+    if "seed" in meta and meta["seed"] != exp.train.seed:
+        raise _Unusable(f"meta.seed {meta['seed']!r} differs from its experiment's train.seed {exp.train.seed}")
+    if key is not None and (own := settings_key(d["experiment"], version)) != key:
+        raise _WrongKey(f"it holds the run of key {own} ({exp.name!r}), not of {key}: a copied, merged or "
+                        "swapped file")
+    return History(exp, d["records"], meta)
+
+
+def read_result(path: Path, foreign: str = "set aside") -> History | None:
+    """The :class:`History` stored at ``path``, checked before it is served; ``None`` when absent or unusable.
+
+    Unusable (set aside as ``<name>.damaged`` with a :class:`~resmix._io.DamagedFileWarning`):
+    bytes that are not UTF-8 JSON, a directory or unreadable file in its place, a run whose
+    experiment is invalid (missing sections, unknown fields, out-of-range values), whose records
+    are empty, non-numeric, unnumbered or more than its epochs, or whose settings do not hash to
+    the key in its file name (a result copied over another run's). With ``foreign="skip"`` (a
+    folder scan) a file not named like a key (``<16 hex digits>.json``) is never renamed: it is
+    skipped with a warning and left untouched, whatever it holds.
+    """
+    name_is_key = bool(KEY_NAME.fullmatch(path.name))
+    ours = foreign != "skip" or name_is_key
+    try:
+        d = _read_json(path)
+        h = _history(d, path.stem if name_is_key else None)
+        if not ours:
+            raise _Unusable(f"a run not stored under its key (that is {settings_key(d['experiment'], h.meta.get('resmix', __version__))}.json)")
+        return h
+    except FileNotFoundError:
         return None
-    if isinstance(d, dict) and isinstance(d.get("experiment"), dict) and isinstance(d.get("records"), list) \
-            and isinstance(d.get("meta"), dict):
-        return History.from_dict(d)
-    why = "not a stored run (expected an object with experiment, records and meta)"
-    if foreign == "skip":
-        warnings.warn(f"{path}: {why}; skipped and left untouched", DamagedFileWarning, stacklevel=3)
-    else:
-        set_aside(path, f"{why}; it will be recomputed")
-    return None
+    except _Unusable as e:
+        if ours:
+            set_aside(path, f"{e}; it will be recomputed")
+            if isinstance(e, _WrongKey):  # the weights beside it came with it: keep them, apart
+                weights = path.with_name(f"{path.stem}.model.pt")
+                if weights.exists():
+                    set_aside(weights, "the weights beside a result of another run's key")
+        else:
+            warnings.warn(f"{path}: {e}; skipped and left untouched", DamagedFileWarning, stacklevel=3)
+        return None
 
 
 def stale_leftovers(results: Path, key: str) -> list[Path]:

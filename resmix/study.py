@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ._io import atomic_path, set_aside
 from .config import Experiment, field_type, get_profile
-from .store import claim, read_result, stale_leftovers, writable_folder
+from .store import KEYED_ONLY_WHEN_SET, claim, read_result, settings_key, stale_leftovers, writable_folder  # noqa: F401
 from .train import History, __version__, train
 
 
@@ -73,28 +73,14 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
     return out
 
 
-# Settings added after 0.2.0 (whose run keys the chapters store): a run at their default is
-# the same computation as before they existed, so its key leaves them out and stays the same.
-KEYED_ONLY_WHEN_SET = (("model", "output_scale"), ("loss", "corr_axes"), ("train", "decay"))
-
-
-def _default(section: str, name: str) -> Any:
-    return getattr(getattr(Experiment(), section), name)
-
-
 def run_key(exp: Experiment) -> str:
     """A stable hash of what makes a run's numbers: the file name of its result.
 
     It covers every setting and the package version, and not the display name: two grids
     that reach the same settings share one run, and a new release of ``resmix`` trains afresh.
+    Settings added after 0.2.0 stay out of it at their defaults (``store.KEYED_ONLY_WHEN_SET``).
     """
-    settings = exp.to_dict()
-    settings.pop("name")
-    for section, name in KEYED_ONLY_WHEN_SET:  # at their defaults they change nothing: old keys hold
-        if settings[section][name] == _default(section, name):
-            del settings[section][name]
-    settings["resmix_version"] = __version__
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return settings_key(exp.to_dict(), __version__)
 
 
 def _write_json(obj: dict, path: Path) -> None:
@@ -176,7 +162,13 @@ def load_model(exp: Experiment, results: str | os.PathLike):
         raise ValueError(f"{path} was unreadable ({type(e).__name__}) and is set aside; "
                          "run_one(exp, results) retrains the run to rebuild its weights") from None
     model = TwoStageModel(exp.model)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError, KeyError) as e:  # another run's weights, wrong shapes
+        why = str(e).strip().splitlines()[0][:300]
+        set_aside(path, f"weights that do not fit the model of its settings ({type(e).__name__}: {why})")
+        raise ValueError(f"{path} does not fit the model of {exp.name!r} and is set aside; "
+                         "run_one(exp, results) retrains the run to rebuild its weights") from None
     return model.eval()
 
 
@@ -255,9 +247,10 @@ def _progress(total: int, stored: int):
 def load_results(results: str | os.PathLike) -> list[History]:
     """Every stored :class:`History` in a results folder.
 
-    A damaged result (unreadable JSON) is set aside as ``<name>.damaged`` with a
-    :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it);
-    a stray JSON that is not a run is skipped with a warning and left untouched.
+    A result that cannot be served (unreadable bytes or JSON, the wrong content, stored under
+    another run's key: :func:`resmix.store.read_result`) is set aside as ``<name>.damaged`` with a
+    :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it); a stray
+    JSON not named like a key is skipped with a warning and left untouched, whatever it holds.
     """
     results = Path(results)
     if not results.is_dir():

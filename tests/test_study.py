@@ -124,6 +124,23 @@ def test_missing_weights_are_rebuilt(tiny, tmp_path):
         study.load_model(exp, tmp_path)
 
 
+
+def test_weights_of_another_shape_are_set_aside_not_a_size_mismatch(tiny, tmp_path):
+    """Probe (issue 20): weights of another width under a run's key raised "size mismatch" from torch."""
+    import torch
+    exp, h, path = _stored(tiny, tmp_path)
+    weights = tmp_path / f"{study.run_key(exp)}.model.pt"
+    wide = study.run_one(exp.with_(model={"d_model": 32}, train={"epochs": 1}), tmp_path)
+    torch.save(wide.model.state_dict(), weights)
+    with pytest.warns(DamagedFileWarning, match=r"weights that do not fit the model of its settings \(RuntimeError"), \
+            pytest.raises(ValueError, match=r"does not fit the model of .* set aside; run_one\(exp, results\) retrains"):
+        study.load_model(exp, tmp_path)
+    assert (tmp_path / f"{weights.name}.damaged").exists()
+    with pytest.warns(UserWarning, match="retraining the run to rebuild its weights"):
+        assert study.run_one(exp, tmp_path).records == h.records
+    assert study.load_model(exp, tmp_path) is not None
+
+
 def test_stale_leftovers_are_cleaned_and_modes_follow_the_umask(tiny, tmp_path):
     old = os.umask(0o027)
     try:
