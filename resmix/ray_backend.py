@@ -22,6 +22,11 @@ from .train import History
 RunFn = Callable[[Experiment, str], History]
 
 
+class ClusterError(ConnectionError):
+    """The Ray cluster cannot be used: nothing listens at the address, its authentication refuses this
+    driver, or no node has the resources a run asks for. The message names the fix."""
+
+
 def _import_ray():
     try:
         import ray
