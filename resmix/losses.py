@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_same_shape
+from ._checks import check_same_shape, check_sample_rate
 from .config import LossConfig
 from .data import unframe
 from .metrics import pearson
@@ -85,6 +85,7 @@ def mrstft_loss(output: Tensor, target: Tensor, sample_rate: int) -> Tensor:
     Shape: waveforms ``[B, N]`` or model tensors ``[B, D, T]``.
     """
     check_same_shape("[B, N]", output=output, target=target)
+    check_sample_rate(sample_rate)  # 0 or negative scaled every window to its 16-sample floor
     x = unframe(output) if output.ndim == 3 else output
     y = unframe(target) if target.ndim == 3 else target
     x, y = x.float(), y.float()

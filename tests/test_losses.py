@@ -137,3 +137,12 @@ def test_default_correlation_keeps_the_old_numbers(pair):
     assert torch.equal(terms.novelty, old_novelty)
     framed = L.compute_losses(parts, x, y, LossConfig(eps=1e-3, corr_axes="frame"), SR)
     assert not torch.equal(framed.anti_correlation, terms.anti_correlation)
+
+
+@pytest.mark.parametrize("rate", [0, -8000, 8000.0, "8000"])
+def test_mrstft_loss_refuses_a_sample_rate_that_is_not_a_positive_integer(rate):
+    """Regression (issue 20): sample_rate 0 or negative was accepted (every window at its 16-sample floor)."""
+    from resmix.losses import mrstft_loss
+    x = torch.randn(2, 2048)
+    with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
+        mrstft_loss(x, x, rate)

@@ -80,3 +80,19 @@ def test_thresholds_come_from_the_criteria(clips):
     assert remedy_score(silence(), x, y, SR, wide).level.passed
     with pytest.raises(ValueError, match="at least 2 clips"):
         remedy_score(silence(), x[:1], y[:1], SR)
+
+
+def test_quiet_noise_fails_the_level_test_only_for_its_level(clips):
+    """Regression (issue 20): white noise at RMS 1e-30 failed no_copy with a "correlation" of 7.7."""
+    noise = white_noise(0)
+    score = remedy_score(lambda x, y: noise(x, y) * 1e-29, *clips, SR)
+    assert not score.level.passed and score.no_copy.passed and score.input_dependence.passed
+    assert 0 <= score.no_copy.values["lag_corr_target"] <= 1 and 0 <= score.no_copy.values["lag_corr_input"] <= 1
+    assert score.input_dependence.values["common_share"] < 0.2
+
+
+@pytest.mark.parametrize("rate", [0, -8000, 8000.5, "8000", True])
+def test_remedy_score_refuses_a_sample_rate_that_is_not_a_positive_integer(clips, rate):
+    """Regression (issue 20): sample_rate 0 or negative was accepted (a lag window of one sample)."""
+    with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
+        remedy_score(copy_of_target(), *clips, rate)
