@@ -3,12 +3,14 @@
 # make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
 # make install-cell: write the chapters' install cell from _config.yml, then pair the notebooks
 # make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
+# make corpora: build (or verify) the real corpora's caches, timed; needs the Debian packages
+#               asterisk-moh-opsound-wav, libfluidsynth3 and fluid-soundfont-gm (.ci/run installs them)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench install-cell gpu-wheels clean
+.PHONY: setup book test bench install-cell gpu-wheels corpora clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +42,9 @@ install-cell: setup
 
 gpu-wheels: setup
 	PYTHON=$(PY) tools/gpu_wheels.sh
+
+corpora: setup
+	$(PY) tools/build_corpora.py
 
 clean:
 	rm -rf _build book/_output results

@@ -39,3 +39,16 @@ def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1:
         raise ValueError(f"{name} must be a positive integer (Hz); got {sample_rate!r} ({type(sample_rate).__name__})")
     return int(sample_rate)
+
+
+def check_pairs(data: object, name: str) -> tuple[Tensor, Tensor]:
+    """``(input, target)`` waveforms ``[n, N]`` as float32 (float64 and bf16 are cast)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (input, target) of waveforms [n, N]; got "
+                        f"{type(data).__name__}" + (f" of {len(data)}" if isinstance(data, (tuple, list)) else ""))
+    x, y = (check_tensor(w, f"{name} {part}", 2, "[n, N]") for w, part in zip(data, ("input", "target")))
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{name} must hold as many targets as inputs; got {x.shape[0]} inputs "
+                         f"{list(x.shape)} and {y.shape[0]} targets {list(y.shape)}")
+    check_same_shape("[n, N]", **{f"{name} input": x, f"{name} target": y})
+    return x.float(), y.float()

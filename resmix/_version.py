@@ -3,4 +3,4 @@
 The book's install cell pins this version, so a reader's fresh kernel gets the code the
 book was built with (see ``tools/install_cell.py``).
 """
-__version__ = "0.3.0"
+__version__ = "0.4.0"

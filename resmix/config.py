@@ -28,10 +28,15 @@ RECON_KINDS = ("mse", "mrstft")
 RECON_REFERENCES = ("target", "negated", "difference", "product")
 CORR_AXES = ("clip", "frame", "batch")
 DECAY_TARGETS = ("all", "weights")
+OPTIMIZERS = ("adamw", "adam")
+NOVELTY_REDUCES = ("max", "mean")
+NOVELTY_REFERENCES = ("input+output1", "input")
 PROFILES = ("quick", "full")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what TrainConfig.device takes (N: a CUDA device index)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 SEED_LIMIT = 2 ** 63  # seeds must fit a signed 64-bit integer: torch.manual_seed and NumPy take them all
+# Where DataConfig's clips come from; the real corpora live in resmix.corpora.
+SOURCES = ("synthetic", "music", "chorales")
 
 
 @functools.lru_cache(maxsize=None)
@@ -143,9 +148,21 @@ class DataConfig:
     n_train: int = 256  # training pairs: 32 steps per epoch at batch 8
     n_val: int = 32  # held-out pairs for per-epoch metrics
     seed: int = 1234  # data seed; the validation set uses seed + 1
+    # Where the clips come from (resmix.corpora holds the rules; book/attribution.md the licenses):
+    # "synthetic": make_pairs' generated tones, input and target independent by construction
+    #   (every number of the book's first six chapters).
+    # "music": the 5 real music recordings of Debian's asterisk-moh-opsound-wav (8 kHz, CC-BY-SA-3.0);
+    #   input clip t, target clip t+1 of the same track: a continuation. Held out: one whole track.
+    # "chorales": Bach chorales of the music21 corpus, each voice rendered alone by FluidSynth with
+    #   the FluidR3 GM soundfont; input the soprano, target the bass, time-aligned; the tenor is
+    #   the "real answer" (resmix.data.answer_clips). Held out: every fifth chorale.
+    # The data seed picks the windows of the training split (seed + 1: of the held-out split).
+    source: str = "synthetic"
 
     def __post_init__(self) -> None:
         _check_types(self)
+        if self.source not in SOURCES:
+            raise ValueError(f"DataConfig.source must be one of {SOURCES}; got {self.source!r}")
         for name in ("sample_rate", "frame_size", "n_train"):
             _check_range(self, name, 1)
         _check_range(self, "n_val", 2)  # input dependence compares clips: at least two held-out pairs
@@ -215,6 +232,11 @@ class ModelConfig:
 class LossConfig:
     anti_correlation: float = 1.0  # weight of |Pearson(output, target)|
     novelty: float = 1.0  # weight of max |Pearson| with input and stage-1 output
+    # How the novelty term combines its references' |rho|: "max" (not copying any of them, our
+    # reading of the seed) or "mean"; and which references it has: the input and stage 1's output
+    # ("input+output1") or the input alone. Chapter 4 stress-tests both readings.
+    novelty_reduce: str = "max"
+    novelty_refs: str = "input+output1"
     reconstruction: float = 0.0  # the seed's fixed design trained with zero reconstruction
     recon_kind: str = "mse"  # "mse" (waveform) or "mrstft" (multi-resolution STFT)
     # What the reconstruction term matches: "target", a task the leaky residual half-solves by
@@ -238,6 +260,10 @@ class LossConfig:
             raise ValueError(f"recon_kind must be one of {RECON_KINDS}; got {self.recon_kind!r}")
         if self.recon_reference not in RECON_REFERENCES:
             raise ValueError(f"recon_reference must be one of {RECON_REFERENCES}; got {self.recon_reference!r}")
+        if self.novelty_reduce not in NOVELTY_REDUCES:
+            raise ValueError(f"LossConfig.novelty_reduce must be one of {NOVELTY_REDUCES}; got {self.novelty_reduce!r}")
+        if self.novelty_refs not in NOVELTY_REFERENCES:
+            raise ValueError(f"LossConfig.novelty_refs must be one of {NOVELTY_REFERENCES}; got {self.novelty_refs!r}")
         if self.corr_axes not in CORR_AXES:
             raise ValueError(f"LossConfig.corr_axes must be one of {CORR_AXES}; got {self.corr_axes!r}")
         for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps"):
@@ -254,6 +280,9 @@ class TrainConfig:
     # weight matrices, not biases and LayerNorm gains and shifts (nanoGPT's and BERT's choice).
     # Decay pulls each decayed coordinate towards an RMS of about sqrt(lr / (2 weight_decay)).
     decay: str = "all"
+    # "adamw": decoupled weight decay (torch's AdamW, the default); "adam": torch's Adam, whose
+    # weight_decay is an L2 term added to the gradient, so Adam's normalisation rescales it.
+    optimizer: str = "adamw"
     grad_clip: float = 1.0  # clip the global gradient norm; 0 turns clipping off
     seed: int = 0  # model initialisation and batch order
     amp: bool = False  # bf16 autocast on CUDA and CPU; full only: on CPU it speeds a full step, slows a quick one
@@ -271,6 +300,8 @@ class TrainConfig:
         _check_range(self, "weight_decay", 0)
         if self.decay not in DECAY_TARGETS:
             raise ValueError(f"TrainConfig.decay must be one of {DECAY_TARGETS}; got {self.decay!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
         _check_range(self, "grad_clip", 0)
         _check_seed(self)
         _check_device(self.device)  # checked here, so a typo fails at --list, not after the data is made

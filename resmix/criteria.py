@@ -115,8 +115,27 @@ class DynamicsCriteria:
         return 1 / self.ratio_band <= measured / predicted <= self.ratio_band
 
 
+@dataclass(frozen=True)
+class SilenceCriteria:
+    """Which windows of a real recording are too quiet to become clips (:mod:`resmix.corpora`).
+
+    Applied to the raw window, before it is normalised to ``DataConfig.rms``: normalising a rest
+    would blow its hiss or reverb tail up to the level of music. Fixed before any run on real
+    audio, from the level distributions of the recordings themselves (no model involved).
+    """
+
+    # Music: a clip at most 40 dB below its track's RMS. The tracks' quiet passages (intros, breaks)
+    # reach about -25 dB re their RMS; their digital silences and fade tails sit at -47 to -72 dB.
+    music_floor_db: float = -40.0
+    # Chorales: every voice used (soprano, bass, tenor) sounding, at most 20 dB below that voice's
+    # RMS over the chorale. A held note sits within a few dB of it (median -0.2 dB); a rest that
+    # holds only the reverb tail of the voice's last note falls 20 to 60 dB below.
+    voice_floor_db: float = -20.0
+
+
 COLLAPSE = CollapseCriteria()
 REMEDY = RemedyCriteria()
 STATS = StatsCriteria()
 VERDICT_RULES = VerdictRules()
 DYNAMICS = DynamicsCriteria()
+SILENCE = SilenceCriteria()

@@ -1,8 +1,9 @@
-"""Synthetic audio pairs, framing between waveforms and ``[B, D, T]``, and WAV I/O.
+"""Synthetic audio pairs, the data interface over every source, framing between waveforms and ``[B, D, T]``, and WAV I/O.
 
 Waveforms are ``[B, N]`` float32 (batch, samples); model tensors are ``[B, D, T]``
-(batch, samples per frame, frames). Everything here is procedural and seeded:
-no downloads.
+(batch, samples per frame, frames). :func:`training_pairs`, :func:`held_out` and
+:func:`answer_clips` serve ``DataConfig.source``: the synthetic pairs (procedural and seeded)
+or a real corpus installed on the machine (:mod:`resmix.corpora`). Nothing is downloaded.
 """
 from __future__ import annotations
 
@@ -98,12 +99,44 @@ def make_pairs(n: int, cfg: DataConfig | None = None, seed: int = 0) -> tuple[Te
     return torch.from_numpy(inputs.astype(np.float32)), torch.from_numpy(targets.astype(np.float32))
 
 
+def training_pairs(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+    """The training pairs of ``cfg.source``: ``cfg.n_train`` pairs drawn with the data seed ``cfg.seed``.
+
+    ``"synthetic"``: ``make_pairs(cfg.n_train, cfg, seed=cfg.seed)``, bit for bit; a real corpus:
+    :func:`resmix.corpora.pairs` on its training split (built into the cache on first use; raises
+    :class:`resmix.recordings.CorpusMissingError`, naming what to install, when it is absent).
+
+    Shape: ``(input, target)``, each ``[n_train, N]`` float32 at RMS ``cfg.rms``.
+    """
+    if cfg.source == "synthetic":
+        return make_pairs(cfg.n_train, cfg, seed=cfg.seed)
+    from . import corpora  # corpora reads WAVs through this module: imported on use
+    return corpora.pairs(cfg, "train")
+
+
 def held_out(cfg: DataConfig) -> tuple[Tensor, Tensor]:
     """The held-out pairs every chapter and every run's evaluation use: ``cfg.n_val`` pairs, seed ``cfg.seed + 1``.
 
+    ``"synthetic"``: ``make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)``; a real corpus: its held-out
+    split (pieces never seen in training), see :mod:`resmix.corpora`.
+
     Shape: ``(input, target)``, each ``[n_val, N]``.
     """
-    return make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)
+    if cfg.source == "synthetic":
+        return make_pairs(cfg.n_val, cfg, seed=cfg.seed + 1)
+    from . import corpora
+    return corpora.pairs(cfg, "held_out")
+
+
+def answer_clips(cfg: DataConfig) -> Tensor:
+    """A real answer for the held-out pairs: the chorales' tenor on the windows of ``held_out(cfg)``.
+
+    Raises ``ValueError`` for a source without a third voice (``"synthetic"``, ``"music"``).
+
+    Shape: ``[n_val, N]``, aligned clip for clip with ``held_out(cfg)``.
+    """
+    from . import corpora
+    return corpora.answer(cfg)
 
 
 def mix_correlated(input: Tensor, target: Tensor, rho: float) -> Tensor:

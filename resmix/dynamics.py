@@ -84,21 +84,23 @@ def decays(name: str, p: nn.Parameter) -> bool:
     return p.ndim >= 2
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over ``model``'s parameters with ``cfg.lr`` and ``cfg.weight_decay``, decaying ``cfg.decay``.
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """torch's AdamW (or Adam, ``cfg.optimizer="adam"``) over ``model``'s parameters with ``cfg.lr`` and
+    ``cfg.weight_decay``, decaying ``cfg.decay``: the optimizer a cohort member steps exactly as.
 
     ``decay="all"``: one group, every parameter decayed (torch's default; exactly 0.2.0's
     optimizer). ``decay="weights"``: two groups, weight matrices at ``cfg.weight_decay`` and
     biases and LayerNorm parameters at 0.
     """
-    if cfg.decay == "all":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.decay != "weights":
+    if cfg.decay not in ("all", "weights"):
         raise ValueError(f"decay must be 'all' or 'weights'; got {cfg.decay!r}")
+    kind = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[cfg.optimizer]
+    if cfg.decay == "all":
+        return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [{"params": [p for n, p in named if decays(n, p)], "weight_decay": cfg.weight_decay},
               {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 @dataclass

@@ -41,7 +41,8 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
     """Batch means of the output metrics of ``model(input, target)``.
 
     Keys: ``rms_output``, ``rms_target``, ``rms_input``, ``rms_ratio_db``, ``ac_fraction``
-    (std / RMS of the output: near 0 for a constant), ``corr_target``, ``corr_input`` (signed
+    (std / RMS of the output: near 0 for a constant), ``offset_share`` (``1 - std^2 / RMS^2``: the
+    constant offset's share of the output's power), ``corr_target``, ``corr_input`` (signed
     Pearson, per clip over D x T), ``abs_corr_target``, ``abs_corr_input`` (mean per-clip
     ``|Pearson|``: what the penalties see), ``lag_corr_target``, ``lag_corr_input`` (largest
     ``|normalised cross-correlation|`` within +-10 ms) and ``*_lag`` (median lag, samples),
@@ -56,29 +57,50 @@ def measure(model: Callable, input: Tensor, target: Tensor, sample_rate: int,
         sample_rate: of the waveforms, for the lag window.
         output: the model's output on ``(input, target)`` if already computed.
     """
-    out = (_final(model(input, target)) if output is None else output).float()
-    ow, xw, yw = unframe(out), unframe(input.float()), unframe(target.float())  # [B, N]
+    members = lambda x, y: _final(model(x[0], y[0])).unsqueeze(0)  # noqa: E731  (a cohort of one)
+    return measure_members(members, input.unsqueeze(0), target.unsqueeze(0), sample_rate,
+                           None if output is None else output.unsqueeze(0))[0]
+
+
+@torch.no_grad()
+def measure_members(forward: Callable, input: Tensor, target: Tensor, sample_rate: int,
+                    output: Tensor | None = None) -> list[dict[str, float]]:
+    """:func:`measure` of every member of a cohort: ``forward(input, target)`` maps ``[E, B, D, T]``
+    to the members' outputs ``[E, B, D, T]`` (or a tuple whose last item is); one dict per member.
+
+    Each member's clips are measured among themselves (its batch means, its common share, swaps
+    within its own clips), so a member's numbers do not depend on the others.
+    """
+    out = (_final(forward(input, target)) if output is None else output).float()
+    E, B = out.shape[:2]
+    flat = lambda t: t.reshape(E * B, *t.shape[2:])  # noqa: E731  (E*B, D, T): per-clip metrics see clips
+    ow, xw, yw = unframe(flat(out)), unframe(flat(input).float()), unframe(flat(target).float())  # [E*B, N]
     lag = max_lag_samples(sample_rate)
     lc_t, lc_i = lagged_correlation(ow, yw, lag), lagged_correlation(ow, xw, lag)
     probe = leak_probe(ow, xw, yw)
-    swap = swap_sensitivity(model, input, target)
+    swap = swap_sensitivity(forward, input, target, batch_dim=1)
+    other_target = unframe(flat(target.roll(1, 1)).float())  # another clip's target, within each member
     r_out = rms(ow)
     values = {
         "rms_output": r_out, "rms_target": rms(yw), "rms_input": rms(xw),
         "rms_ratio_db": 20 * torch.log10(r_out.clamp_min(1e-12) / rms(yw).clamp_min(1e-12)),
         "ac_fraction": ow.std(-1) / r_out.clamp_min(1e-12),
+        # the constant offset's share of the power, 1 - std^2 / RMS^2: 1 for a constant (Pearson
+        # removes the mean, so an epsilon pull shrinks the varying part and can leave an offset)
+        "offset_share": 1 - ow.var(-1, unbiased=False) / r_out.pow(2).clamp_min(1e-30),
         "corr_target": pearson(ow, yw, 1e-12), "corr_input": pearson(ow, xw, 1e-12),
         "abs_corr_target": pearson(ow, yw, 1e-12).abs(), "abs_corr_input": pearson(ow, xw, 1e-12).abs(),
         "lag_corr_target": lc_t.value, "lag_corr_input": lc_i.value,
         # chance level: the same search against another clip's target (tonal clips reach it by luck)
-        "lag_corr_chance": lagged_correlation(ow, yw.roll(1, 0), lag).value,
+        "lag_corr_chance": lagged_correlation(ow, other_target, lag).value,
         "pred_abs_corr_target": predicted_abs_correlation(ow, yw),
         "probe_a": probe.a, "probe_b": probe.b, "probe_c": probe.c, "probe_r2": probe.r2,
         "swap_input": swap.input, "swap_target": swap.target,
         "flatness": spectral_flatness(ow), "lsd": log_spectral_distance(ow, yw),
     }
-    result = {k: float(v.float().nanmean()) for k, v in values.items()}
-    result["lag_corr_target_lag"] = float(lc_t.lag.float().median())
-    result["lag_corr_input_lag"] = float(lc_i.lag.float().median())
-    result["common_share"] = float(common_share(ow))
-    return result
+    means = {k: v.float().reshape(E, B).nanmean(1).tolist() for k, v in values.items()}
+    lags = {k: v.lag.float().reshape(E, B).median(1).values.tolist()
+            for k, v in (("lag_corr_target_lag", lc_t), ("lag_corr_input_lag", lc_i))}
+    shares = [float(common_share(o)) for o in ow.reshape(E, B, -1)]
+    return [{**{k: v[e] for k, v in means.items()}, **{k: v[e] for k, v in lags.items()},
+             "common_share": shares[e]} for e in range(E)]

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .dynamics import initial_weight_rms, predicted_rms
-from .train import History
+from .history import History
 
 COLORS = colormaps["tab10"].colors
 

@@ -1,11 +1,11 @@
-"""Grids of runs as Ray Core tasks: one task per run, on one machine or a cluster.
+"""Grids of runs as Ray Core tasks: one task per cohort, on one machine or a cluster.
 
 ``study.run_grid(exps, results, backend="ray")`` comes here (``pip install resmix[ray]``).
-Each run is a task with its own CPU and GPU request (``num_gpus=0.25`` lets four small
-runs share one GPU); Ray places them on whichever node has the resources. The results
-folder stays the ledger, exactly as with local processes: a run whose ``<key>.json`` is
-stored is loaded and never submitted; a task whose worker dies is retried (``max_retries``)
-and resumes from its checkpoint ``results/ckpt/<key>.pt``. Every node must see the same
+Each cohort (:mod:`resmix.plan`) is a task with its own CPU and GPU request (``num_gpus=0.25``
+lets four cohorts share one GPU); Ray places them on whichever node has the resources. The results
+folder stays the ledger, exactly as with local processes: a run whose ``<key>.json`` is stored is
+loaded and never submitted; a task whose worker dies is retried (``max_retries``) and resumes
+every member from its checkpoint ``results/ckpt/<key>.pt``. Every node must see the same
 ``results`` folder (a shared file system), as with ``--point`` arrays.
 
 Ray is imported only here, so ``import resmix`` works without it.
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .config import Experiment
-from .train import History
+from .history import History, NonFiniteLossError
+from .runner import run_cohort
 
-RunFn = Callable[[Experiment, str], History]
+RunFn = Callable[[Sequence[Experiment], str], list[History]]
 
 
 class ClusterError(ConnectionError):
@@ -37,10 +38,14 @@ def _import_ray():
     return ray
 
 
-def _task(run: RunFn, exp: Experiment, results: str, threads: int) -> dict[str, Any]:
+def _task(run: RunFn, exps: Sequence[Experiment], results: str, threads: int) -> list[dict[str, Any]] | str:
+    """One cohort on a Ray worker: its members' Histories as dicts, or a diverged run's message."""
     import torch
     torch.set_num_threads(threads)  # as many threads as CPUs reserved for this task
-    return run(exp, results).to_dict()
+    try:
+        return [h.to_dict() for h in run(exps, results)]
+    except NonFiniteLossError as e:  # a run's failure, not the worker's: no retry, the others are stored
+        return str(e)
 
 
 _attached: str | None = None  # the address connect() attached this process to (None: Ray's own lookup)
@@ -178,28 +183,27 @@ def check_resources(ray, need: dict[str, float]) -> None:
                        "less (--cpus-per-run, --gpus-per-run 0) or add a node that has them")
 
 
-def run_grid_ray(exps: Sequence[Experiment], results: str | os.PathLike, *, address: str | None = None,
+def run_grid_ray(cohorts: Sequence[Sequence[Experiment]], results: str | os.PathLike, *, address: str | None = None,
                  num_cpus: float = 1, num_gpus: float | None = None, max_retries: int = 3,
-                 run: RunFn | None = None, on_done: Callable[[int], None] | None = None) -> list[History]:
-    """Run each experiment as a Ray task; return their Histories in order.
+                 run: RunFn | None = None,
+                 on_done: Callable[[int, list[History] | None, Exception | None], None] | None = None,
+                 ) -> list[list[History] | NonFiniteLossError]:
+    """Run each cohort as a Ray task; return each cohort's Histories (or its NonFiniteLossError) in order.
 
-    :func:`resmix.study.run_grid` submits only the runs not yet stored (a stored run
-    reaching a task would be loaded there, not trained again).
+    :func:`resmix.study.run_grid` submits only the runs not yet stored, grouped into cohorts.
 
     Args:
-        exps: the runs.
+        cohorts: lists of runs sharing :func:`resmix.cohort.cohort_key`.
         results: the results folder, seen by every node.
         address: ``"HOST:PORT"`` of a running cluster; ``None``: Ray's own lookup.
-        num_cpus: CPUs reserved per run; the run itself uses ``exp.train.threads`` threads (part of
-            its key, so a grid gives the same numbers on any backend): reserve at least that many.
-        num_gpus: GPUs per run, fractions allowed; ``None``: 1 where the cluster has GPUs, else 0.
-        max_retries: how often a task whose worker died is started again (it resumes
-            from its checkpoint).
-        run: what a task calls, ``run(exp, results) -> History``; default
-            :func:`resmix.study.run_one` (tests pass one that fails on purpose).
-        on_done: called with the index of each run as it finishes (the progress line).
+        num_cpus: CPUs reserved per cohort; the cohort itself uses its runs' ``train.threads`` threads
+            (part of their keys, so a grid gives the same numbers on any backend): reserve at least that many.
+        num_gpus: GPUs per cohort, fractions allowed; ``None``: 1 where the cluster has GPUs, else 0.
+        max_retries: how often a task whose worker died is started again (it resumes from the checkpoints).
+        run: what a task calls, ``run(exps, results) -> [History]``; default
+            :func:`resmix.runner.run_cohort` (tests pass one that fails on purpose).
+        on_done: ``on_done(i, histories, error)`` as each cohort finishes (the progress line).
     """
-    from .study import run_one
     results = Path(results).resolve()
     ray = connect(address)
     if num_gpus is None:
@@ -208,15 +212,15 @@ def run_grid_ray(exps: Sequence[Experiment], results: str | os.PathLike, *, addr
     remote = ray.remote(_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                                        retry_exceptions=False)
     threads = max(1, int(num_cpus))
-    out: list[History | None] = [None] * len(exps)
-    pending = {}
-    for i, exp in enumerate(exps):
-        pending[remote.remote(run or run_one, exp, str(results), threads)] = i
+    out: list[list[History] | NonFiniteLossError | None] = [None] * len(cohorts)
+    pending = {remote.remote(run or run_cohort, list(c), str(results), threads): i for i, c in enumerate(cohorts)}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
             i = pending.pop(ref)
-            out[i] = History.from_dict(ray.get(ref))
+            value = ray.get(ref)
+            out[i] = NonFiniteLossError(value) if isinstance(value, str) else [History.from_dict(d) for d in value]
             if on_done:
-                on_done(i)
+                failed = isinstance(out[i], NonFiniteLossError)
+                on_done(i, None if failed else out[i], out[i] if failed else None)
     return out

@@ -12,8 +12,6 @@ so no file blocks a grid until someone deletes it.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import math
 import numbers
@@ -26,35 +24,17 @@ from typing import Any
 from ._io import DamagedFileWarning, set_aside, temp_leftovers
 from ._version import __version__
 from .config import Experiment
-from .train import History
+from .history import History
+from .keys import settings_key
 
 
 class StoreError(OSError):
     """A results folder cannot be used (not a directory, or not writable)."""
 
 
-# Settings added after 0.2.0 (whose run keys the chapters store): a run at their default is
-# the same computation as before they existed, so its key leaves them out and stays the same.
-KEYED_ONLY_WHEN_SET = (("model", "output_scale"), ("loss", "corr_axes"), ("train", "decay"))
 KEY_NAME = re.compile(r"[0-9a-f]{16}\.json")  # what run_key names a result file
 # what the package reads from every stored record (the CLI's summary line, the protocol's rules)
 REQUIRED_METRICS = ("epoch", "val_rms_ratio_db", "val_corr_target", "val_corr_input")
-
-
-def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
-    """The key of an experiment's settings (``Experiment.to_dict()``) under a package ``version``.
-
-    :func:`resmix.study.run_key` is this for the running version; the store recomputes it from a
-    stored file (with the version that wrote it) to check that the file sits under its own key.
-    """
-    settings = copy.deepcopy(settings)
-    settings.pop("name", None)
-    defaults = Experiment()
-    for section, name in KEYED_ONLY_WHEN_SET:  # at their defaults they change nothing: old keys hold
-        if name in settings.get(section, {}) and settings[section][name] == getattr(getattr(defaults, section), name):
-            del settings[section][name]
-    settings["resmix_version"] = version
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def writable_folder(results: Path) -> None:

@@ -7,27 +7,31 @@ grid points can run in separate processes or on separate machines::
     python -m resmix.study --profile quick --set model.residual=none \\
         --grid loss.reconstruction=0,0.01 --seeds 0 1 2 --results results/ch5
 
-``--backend ray [--address HOST:PORT]`` runs each point as a Ray task instead
+Runs of the same shapes train together as cohorts (:mod:`resmix.cohort`, planned by
+:mod:`resmix.plan`; claimed, trained and stored by :mod:`resmix.runner`).
+``--backend ray [--address HOST:PORT]`` runs each cohort as a Ray task instead
 (:mod:`resmix.ray_backend`); ``--point K`` runs one point, for SLURM arrays.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
-import json
 import os
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 
-from ._io import atomic_path, set_aside
 from .config import Experiment, field_type, get_profile
-from .store import KEYED_ONLY_WHEN_SET, claim, read_result, settings_key, stale_leftovers, writable_folder  # noqa: F401
-from .train import History, __version__, train
+from .history import History, NonFiniteLossError
+from .keys import KEYED_ONLY_WHEN_SET, run_key
+from .plan import plan_cohorts
+from .runner import load_model, run_cohort, run_one
+from .store import read_result
+
+__all__ = ["grid", "run_grid", "run_groups", "run_one", "run_cohort", "load_model", "load_results", "run_key",
+           "setting", "group", "summarise", "main", "KEYED_ONLY_WHEN_SET"]
 
 
 def _set(exp: Experiment, path: str, value: Any) -> Experiment:
@@ -84,103 +88,20 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
     return out
 
 
-def run_key(exp: Experiment) -> str:
-    """A stable hash of what makes a run's numbers: the file name of its result.
-
-    It covers every setting and the package version, and not the display name: two grids
-    that reach the same settings share one run, and a new release of ``resmix`` trains afresh.
-    Settings added after 0.2.0 stay out of it at their defaults (``store.KEYED_ONLY_WHEN_SET``).
-    """
-    return settings_key(exp.to_dict(), __version__)
-
-
-def _write_json(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-
-
-def run_one(exp: Experiment, results: str | os.PathLike, threads: int | None = None) -> History:
-    """Run ``exp`` unless its result is stored; return the stored or new :class:`History`.
-
-    The run claims its key with a lock file in ``results/locks/`` first, so two processes
-    on one folder (a SLURM array on a shared disk) never train the same run twice: the
-    second waits, then loads the first one's result. A run interrupted midway resumes
-    from its checkpoint in ``results/ckpt/``. A damaged stored result is set aside as
-    ``<name>.damaged`` (with a :class:`~resmix._io.DamagedFileWarning`) and recomputed;
-    a stored result whose weights file is missing is retrained to rebuild the weights.
-
-    ``threads`` is kept for older callers: the run uses ``exp.train.threads``, which is
-    part of its key, so the same key gives the same numbers in any process.
-    """
-    if threads is not None and threads != exp.train.threads:
-        warnings.warn(f"run_one(threads={threads}) is ignored: the run uses its own train.threads="
-                      f"{exp.train.threads}, which is part of its key", stacklevel=2)
-    results, key = Path(results), run_key(exp)
-    path, weights = results / f"{key}.json", results / f"{key}.model.pt"
-    stored = read_result(path)
-    if stored is not None and weights.exists() and not stale_leftovers(results, key):
-        return stored
-    writable_folder(results)
-    with claim(results, key):
-        stored = read_result(path)  # another process may have stored it while this one waited
-        for p in stale_leftovers(results, key):
-            p.unlink(missing_ok=True)
-        if stored is not None and weights.exists():
-            return stored
-        if stored is not None:
-            warnings.warn(f"{weights} is missing although {path.name} is stored; retraining the run "
-                          "to rebuild its weights", stacklevel=2)
-        ckpt = results / "ckpt" / f"{key}.pt"
-        history = train(exp, checkpoint=ckpt, progress=False)
-        _save_model(history.model, weights)
-        if stored is None:
-            _write_json(history.to_dict(), path)
-        elif _numbers(stored) != _numbers(history):
-            warnings.warn(f"{weights}: the rebuilt weights come from a rerun whose records differ from "
-                          f"the stored {path.name} (another device or library?); the stored records are kept",
-                          stacklevel=2)
-        ckpt.unlink(missing_ok=True)
-    if stored is not None:
-        stored.model = history.model
-        return stored
-    return history
-
-
-def _numbers(h: History) -> list[dict[str, float]]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
-
-
-def _save_model(model, path: Path) -> None:
+def _devices(exps: Sequence[Experiment]) -> list[str | None]:
+    """What each local worker process runs on: one process per GPU when the runs use CUDA."""
     import torch
-    with atomic_path(path) as tmp:
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    from .history import resolve_device
+    if any(resolve_device(e.train.device).type == "cuda" for e in exps):
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return []
 
 
-def load_model(exp: Experiment, results: str | os.PathLike):
-    """The trained :class:`~resmix.models.TwoStageModel` of a stored run (CPU, eval mode)."""
+def _init_worker(devices) -> None:
+    """A worker process takes the next free GPU (its runs' device "auto"/"cuda" then means that GPU)."""
     import torch
-    from .models import TwoStageModel
-    path = Path(results) / f"{run_key(exp)}.model.pt"
-    if not path.exists():
-        if (Path(results) / f"{run_key(exp)}.json").exists():
-            raise FileNotFoundError(f"{path} is missing although the result of {exp.name!r} is stored; "
-                                    "run_one(exp, results) retrains the run to rebuild its weights")
-        raise FileNotFoundError(f"no stored model for {exp.name!r} in {results}; run it with run_one first")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch.load fails in many ways on a damaged file
-        set_aside(path, f"unreadable weights ({type(e).__name__}: {e})")
-        raise ValueError(f"{path} was unreadable ({type(e).__name__}) and is set aside; "
-                         "run_one(exp, results) retrains the run to rebuild its weights") from None
-    model = TwoStageModel(exp.model)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError, KeyError) as e:  # another run's weights, wrong shapes
-        why = str(e).strip().splitlines()[0][:300]
-        set_aside(path, f"weights that do not fit the model of its settings ({type(e).__name__}: {why})")
-        raise ValueError(f"{path} does not fit the model of {exp.name!r} and is set aside; "
-                         "run_one(exp, results) retrains the run to rebuild its weights") from None
-    return model.eval()
+    if devices is not None:
+        torch.cuda.set_device(devices.get())
 
 
 def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: int = 1,
@@ -188,15 +109,23 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
              ray_options: dict[str, Any] | None = None) -> list[History]:
     """Run every experiment (stored ones are loaded, not rerun) and return their Histories in order.
 
+    The runs not yet stored train in cohorts (:mod:`resmix.cohort`): runs of the same shapes as one
+    stacked model, grouped by :func:`resmix.plan.plan_cohorts` (a memory cap, at least one cohort
+    per worker, longest runs spread first). A member's numbers are those it gets alone.
+
     Args:
-        backend: ``"local"`` (default): this machine's processes, ``workers`` at a time;
-            with ``workers > 1`` each process uses one thread (small models run faster side
-            by side than one at a time on two threads). ``"ray"``: one Ray task per run
+        workers: ``"local"`` backend: processes training cohorts side by side, each on the runs'
+            ``train.threads`` threads (small models run faster side by side than one at a time on two
+            threads). On CUDA the grid uses one process per GPU, whatever ``workers`` says.
+        backend: ``"local"`` (default): this machine's processes. ``"ray"``: one Ray task per cohort
             (``pip install resmix[ray]``), see :func:`resmix.ray_backend.run_grid_ray`.
         address: the Ray cluster, ``"HOST:PORT"``; ``None``: Ray's own lookup.
-        ray_options: ``num_cpus``, ``num_gpus`` (per run, fractions share a GPU), ``max_retries``.
+        ray_options: ``num_cpus``, ``num_gpus`` (per cohort, fractions share a GPU), ``max_retries``.
         progress: one line for the grid: runs done of all, how many were already stored,
-            and the time left.
+            and the time left (it moves a cohort at a time).
+
+    Raises:
+        NonFiniteLossError: some runs diverged; every other run is stored first.
     """
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray'; got {backend!r}")
@@ -205,30 +134,48 @@ def run_grid(exps: Iterable[Experiment], results: str | os.PathLike, workers: in
     out: dict[int, History] = {i: run_one(exps[i], results) for i in stored}  # loads, never trains
     todo = [i for i in range(len(exps)) if i not in out]
     bar = _progress(len(exps), len(stored)) if progress else None
+    devices = _devices([exps[i] for i in todo]) if backend == "local" else []
+    slots = len(devices) or workers
+    plan = [[todo[j] for j in cohort] for cohort in plan_cohorts([exps[i] for i in todo], slots)] if todo else []
+    errors: list[NonFiniteLossError] = []
 
-    def done(i: int, h: History | None = None) -> None:
-        if h is not None:
-            out[i] = h
+    def done(cohort: list[int], hs: list[History] | None = None, error: Exception | None = None) -> None:
+        if error is not None:
+            if not isinstance(error, NonFiniteLossError):
+                raise error
+            errors.append(error)
+        out.update(zip(cohort, hs or []))
         if bar is not None:
-            bar.update()
+            bar.update(len(cohort))
 
-    if backend == "ray" and todo:  # all stored: nothing to submit, no cluster needed
+    if backend == "ray" and plan:  # all stored: nothing to submit, no cluster needed
         from .ray_backend import run_grid_ray
-        hs = run_grid_ray([exps[i] for i in todo], results, address=address,
-                          on_done=lambda j: done(todo[j]), **(ray_options or {}))
-        out.update(zip(todo, hs))
-    elif backend == "local" and workers <= 1:
-        for i in todo:
-            done(i, run_one(exps[i], results))
-    elif backend == "local" and todo:
+        run_grid_ray([[exps[i] for i in c] for c in plan], results, address=address,
+                     on_done=lambda j, hs, err: done(plan[j], hs, err), **(ray_options or {}))
+    elif backend == "local" and slots <= 1:
+        for cohort in plan:
+            try:
+                done(cohort, run_cohort([exps[i] for i in cohort], results))
+            except NonFiniteLossError as e:
+                done(cohort, error=e)
+    elif backend == "local" and plan:
         import multiprocessing as mp
         from concurrent.futures import as_completed
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(run_one, exps[i], results): i for i in todo}
+        ctx = mp.get_context("spawn")
+        queue = None
+        if devices:
+            queue = ctx.Manager().Queue()
+            for d in devices:
+                queue.put(d)
+        with ProcessPoolExecutor(slots, mp_context=ctx, initializer=_init_worker, initargs=(queue,)) as pool:
+            futures = {pool.submit(run_cohort, [exps[i] for i in c], results): c for c in plan}
             for f in as_completed(futures):
-                done(futures[f], f.result())
+                error = f.exception()
+                done(futures[f], None if error else f.result(), error)
     if bar is not None:
         bar.close()
+    if errors:
+        raise NonFiniteLossError("; ".join(map(str, errors)))
     return [out[i] for i in range(len(exps))]
 
 
@@ -334,7 +281,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import DeviceUnavailableError
     from .ray_backend import ClusterError
     from .store import StoreError
-    from .train import NonFiniteLossError
     return StoreError, DiskFullError, DeviceUnavailableError, ClusterError, NonFiniteLossError
 
 

@@ -29,7 +29,7 @@ def test_every_threshold_has_a_reason():
     import inspect
     src = inspect.getsource(criteria)
     for cls in (criteria.CollapseCriteria, criteria.RemedyCriteria, criteria.StatsCriteria,
-                criteria.VerdictRules, criteria.DynamicsCriteria):
+                criteria.VerdictRules, criteria.DynamicsCriteria, criteria.SilenceCriteria):
         lines = inspect.getsource(cls).splitlines()
         for f in dataclasses.fields(cls):
             i = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{f.name}:"))

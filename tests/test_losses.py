@@ -146,3 +146,56 @@ def test_mrstft_loss_refuses_a_sample_rate_that_is_not_a_positive_integer(rate):
     x = torch.randn(2, 2048)
     with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
         mrstft_loss(x, x, rate)
+
+
+def test_a_gain_on_the_output_is_a_larger_epsilon(pair):
+    """rho_eps(g u, t) = rho_{eps/g}(u, t), and rho_eps(g u2, g u1) = rho_{eps/g^2}(u2, u1): losses and
+    gradients of an output g*u at eps equal those of u at eps/g (eps/g^2 for stage 1's gained output)."""
+    x, y = (frame(w, 32) for w in pair)
+    g_ = torch.Generator().manual_seed(0)
+    u1, u2 = (torch.randn(x.shape, generator=g_) for _ in range(2))
+    gain, eps = 0.0453, 0.01
+    for axes in ("clip", "frame", "batch"):
+        a = u2.clone().requires_grad_()
+        b = u2.clone().requires_grad_()
+        ac_gained = L.anti_correlation(gain * a, y, eps, axes)
+        ac_plain = L.anti_correlation(b, y, eps / gain, axes)
+        assert float(ac_gained) == pytest.approx(float(ac_plain), rel=1e-5)
+        ga, = torch.autograd.grad(ac_gained, a)
+        gb, = torch.autograd.grad(ac_plain, b)
+        assert torch.allclose(ga, gb, rtol=1e-4, atol=1e-9)
+        rho_gained = L.correlations(gain * u2, gain * u1, eps, axes)
+        assert torch.allclose(rho_gained, L.correlations(u2, u1, eps / gain ** 2, axes), rtol=1e-4, atol=1e-7)
+    parts = StageOutputs(gain * u1, gain * u1, gain * u2, gain * u2)
+    nov = L.compute_losses(parts, x, y, LossConfig(eps=eps), SR).novelty
+    expected = torch.stack([L.correlations(u2, x, eps / gain).abs(), L.correlations(u2, u1, eps / gain ** 2).abs()]).max(0).values.mean()
+    assert float(nov) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_novelty_readings(pair):
+    x, y = (frame(w, 32) for w in pair)
+    out = 0.6 * x + 0.2 * y
+    o1 = y.clone()
+    parts = StageOutputs(o1, o1, out, out)
+    rho_x, rho_1 = (float(L.correlations(out, r, 1e-8).abs().mean()) for r in (x, o1))
+    per_clip = torch.stack([L.correlations(out, r, 1e-8).abs() for r in (x, o1)])
+    cases = {("max", "input+output1"): float(per_clip.max(0).values.mean()),
+             ("mean", "input+output1"): (rho_x + rho_1) / 2, ("max", "input"): rho_x, ("mean", "input"): rho_x}
+    for (reduce, refs), value in cases.items():
+        cfg = LossConfig(novelty_reduce=reduce, novelty_refs=refs)
+        assert float(L.compute_losses(parts, x, y, cfg, SR).novelty) == pytest.approx(value, rel=1e-5), (reduce, refs)
+    with pytest.raises(ValueError, match="novelty_reduce"):
+        LossConfig(novelty_reduce="min")
+
+
+def test_epsilon_pull_against_numpy(pair):
+    x, y = (frame(w, 32) for w in pair)
+    out = 0.05 * x  # a quiet output: s_o s_t is about 0.005 * 0.1
+    table = L.LossTable.of([LossConfig(eps=1e-3), LossConfig(eps=1e-3, corr_axes="batch")])
+    ratio, pull = L.epsilon_pull(torch.stack([out, out]), torch.stack([y, y]), table)
+    o, t = out.reshape(out.shape[0], -1).double().numpy(), y.reshape(y.shape[0], -1).double().numpy()
+    s = o.std(-1) * t.std(-1)
+    assert float(ratio[0]) == pytest.approx(1e-3 / s.mean(), rel=1e-4)
+    assert float(pull[0]) == pytest.approx(np.mean(1e-3 / (s + 1e-3)), rel=1e-4)
+    pooled = o.std() * t.std()
+    assert float(ratio[1]) == pytest.approx(1e-3 / pooled, rel=1e-4)

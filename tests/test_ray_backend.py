@@ -118,22 +118,24 @@ def test_ray_matches_local_skips_stored_and_resumes_a_killed_run(tiny, tmp_path,
     study.run_one(exps[0], results)  # already stored: must not be submitted
     victim = exps[1].name
 
-    def flaky(exp, results):
-        """The first attempt at ``victim`` dies after epoch 2, its checkpoint written; the retry resumes."""
-        from resmix.train import train
-        key = study.run_key(exp)
-        ckpt = Path(results) / "ckpt" / f"{key}.pt"
-        if exp.name == victim and not marker.exists():
+    def flaky(exps, results):
+        """The first attempt at ``victim``'s cohort dies after epoch 2, its checkpoints written; the retry resumes."""
+        from resmix.cohort import train_cohort
+        keys = [study.run_key(e) for e in exps]
+        ckpts = [Path(results) / "ckpt" / f"{k}.pt" for k in keys]
+        names = [e.name for e in exps]
+        if victim in names and not marker.exists():
             marker.write_text("")
-            (calls / f"{key}-killed").touch()
-            train(exp, checkpoint=ckpt, progress=False,
-                  callback=lambda record: record["epoch"] == 2 and os._exit(1))
-        if exp.name == victim:
-            done = len(torch.load(ckpt, weights_only=True)["records"])
-            (calls / f"{key}-resumed-after-{done}").touch()
-        else:
-            (calls / key).touch()
-        return study.run_one(exp, results)
+            (calls / f"{keys[names.index(victim)]}-killed").touch()
+            train_cohort(exps, checkpoints=ckpts, progress=False,
+                         callback=lambda i, record: record["epoch"] == 2 and os._exit(1))
+        for e, k, ck in zip(exps, keys, ckpts):
+            if e.name == victim:
+                done = len(torch.load(ck, weights_only=True)["records"])
+                (calls / f"{k}-resumed-after-{done}").touch()
+            else:
+                (calls / k).touch()
+        return study.run_cohort(exps, results)
 
     t0 = time.perf_counter()
     remote = study.run_grid(exps, results, progress=False, backend="ray", address=address,

@@ -8,7 +8,8 @@ import pytest
 
 from resmix import study
 from resmix._io import DamagedFileWarning
-from resmix.store import read_result, settings_key
+from resmix.keys import settings_key
+from resmix.store import read_result
 
 
 def _numbers(h):
