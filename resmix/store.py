@@ -48,6 +48,9 @@ def writable_folder(results: Path) -> None:
     except OSError as e:
         raise StoreError(f"results folder {results} is not a writable directory ({e.strerror or e}); "
                          "expected a folder this process can write") from None
+    for sub in ("locks", "ckpt"):  # a file in their place failed every run with FileExistsError
+        if (results / sub).exists() and not (results / sub).is_dir():
+            set_aside(results / sub, f"a file where the store keeps its {sub} folder")
 
 
 class _Unusable(ValueError):
@@ -170,5 +173,10 @@ def claim(results: Path, key: str):
     The OS releases the lock when its process ends, killed or not, so a claim never goes stale.
     """
     from filelock import FileLock
-    (results / "locks").mkdir(exist_ok=True)
-    return FileLock(results / "locks" / f"{key}.lock")
+    locks = results / "locks"
+    if locks.exists() and not locks.is_dir():
+        set_aside(locks, "a file where the store keeps its locks folder")
+    locks.mkdir(exist_ok=True)
+    if (locks / f"{key}.lock").is_dir():  # a folder of that name: IsADirectoryError on every run
+        set_aside(locks / f"{key}.lock", "a folder in place of a run's lock file")
+    return FileLock(locks / f"{key}.lock")

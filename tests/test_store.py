@@ -193,3 +193,17 @@ def test_the_key_check_uses_the_version_that_wrote_the_file(results):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_result(old) is not None and len(study.load_results(folder)) == 3
+
+
+def test_files_in_place_of_the_stores_folders_are_set_aside_not_raised(stored, tmp_path):
+    """Probe (issue 20): a file named locks or ckpt, or a folder named like a run's lock, failed every run
+    with FileExistsError / IsADirectoryError until someone deleted it."""
+    exps, hs, _ = stored
+    for i, make in enumerate((lambda r: (r / "locks").write_text("x"), lambda r: (r / "ckpt").write_text("x"),
+                              lambda r: (r / "locks" / f"{study.run_key(exps[0])}.lock").mkdir(parents=True))):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        make(folder)
+        with pytest.warns(DamagedFileWarning, match="set aside as"):
+            assert _numbers(study.run_one(exps[0], folder)) == _numbers(hs[0])
+        assert list(folder.rglob("*.damaged"))
