@@ -90,8 +90,8 @@ def make_pairs(n: int, cfg: DataConfig | None = None, seed: int = 0) -> tuple[Te
         ``(input, target)``, each ``[n, N]`` float32 with ``N = cfg.n_samples``.
     """
     cfg = cfg or DataConfig()
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (pairs); got {n!r}")
     rng = np.random.default_rng(seed)
     t = np.arange(cfg.n_samples) / cfg.sample_rate
     inputs = np.stack([_normalise(_input_clip(rng, t, cfg.sample_rate), cfg.rms) for _ in range(n)])
@@ -150,6 +150,11 @@ def mix_correlated(input: Tensor, target: Tensor, rho: float) -> Tensor:
     check_same_shape("[B, N]", input=input, target=target)
     if not -1.0 <= rho <= 1.0:
         raise ValueError(f"rho must lie in [-1, 1]; got {rho}")
+    for name, w in (("input", input), ("target", target)):  # a silent clip has no direction: NaN, silently
+        silent = (w == 0).all(-1)
+        if silent.any():
+            raise ValueError(f"{name} clips {silent.nonzero().flatten().tolist()} are silent; a correlation "
+                             "needs clips with some signal")
     unit = lambda w: w / w.pow(2).mean(-1, keepdim=True).sqrt()  # noqa: E731
     rms = target.pow(2).mean(-1, keepdim=True).sqrt()
     return rms * (rho * unit(input) + (1 - rho ** 2) ** 0.5 * unit(target))
@@ -159,7 +164,7 @@ def frame(wave: Tensor, frame_size: int) -> Tensor:
     """Cut waveforms into non-overlapping frames: ``[B, N] -> [B, D, T]``, D = frame_size."""
     check_tensor(wave, "wave", 2, "[B, N]")
     B, N = wave.shape
-    if frame_size < 1 or N % frame_size:
+    if isinstance(frame_size, bool) or not isinstance(frame_size, (int, np.integer)) or frame_size < 1 or N % frame_size:
         raise ValueError(f"wave length N={N} must be a positive multiple of frame_size={frame_size}")
     return wave.reshape(B, N // frame_size, frame_size).transpose(1, 2)  # (B, D, T)
 

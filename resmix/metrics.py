@@ -86,6 +86,8 @@ def rms_ratio_db(output: Tensor, reference: Tensor) -> Tensor:
 
 def _power_frames(wave: Tensor, n_fft: int) -> Tensor:
     check_tensor(wave, "wave", 2, "[B, N]")
+    if isinstance(n_fft, bool) or not isinstance(n_fft, int) or n_fft < 4:
+        raise ValueError(f"n_fft must be an integer >= 4 (its hop is n_fft // 4); got {n_fft!r}")
     if wave.shape[1] < n_fft:
         raise ValueError(f"wave must have at least n_fft={n_fft} samples [B, N]; got {list(wave.shape)}")
     window = torch.hann_window(n_fft, device=wave.device)
@@ -190,6 +192,8 @@ def leak_probe(output: Tensor, input: Tensor, target: Tensor) -> LeakProbe:
 
 def level_meter(level: float, width: int = 40, floor_db: float = -60.0) -> str:
     """A text bar for an RMS level: full at 0 dBFS, empty at ``floor_db``."""
+    if not (isinstance(level, (int, float)) and level >= 0):  # NaN failed as "cannot convert float NaN to integer"
+        raise ValueError(f"level must be an RMS level >= 0; got {level!r}")
     db = 20 * math.log10(max(level, 1e-12))
     filled = round(width * min(max((db - floor_db) / -floor_db, 0.0), 1.0))
     return "█" * filled + "·" * (width - filled)

@@ -109,6 +109,11 @@ def remedy_score(model: Model, input: Tensor, target: Tensor, sample_rate: int,
     if was_training:
         model.eval()
     out = _final(model(input, target)).float()
+    if out.shape != target.shape:
+        raise ValueError(f"the model must return [B, D, T] like its target {list(target.shape)}; got {list(out.shape)}")
+    if not torch.isfinite(out).all():
+        raise ValueError("the model's output holds NaN or infinite values (a diverged run?); a score needs a "
+                         "finite output [B, D, T]")
     swap = swap_sensitivity(model, input, target).means()
     if was_training:
         model.train()

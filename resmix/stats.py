@@ -40,8 +40,19 @@ def values_by_seeds(histories: Iterable[Any], metric: str, epoch: int = -1) -> d
         key = seeds_of(h)
         if key in out:
             raise ValueError(f"two runs with (seed, data seed) = {key}: group the runs by configuration first")
-        out[key] = float(h.records[epoch][metric])
+        out[key] = float(_record(h, epoch, metric))
     return out
+
+
+def _record(history: Any, epoch: int, metric: str) -> float:
+    """``history.records[epoch][metric]``, with errors that name the run and what it holds."""
+    records = history.records
+    if not -len(records) <= epoch < len(records):
+        raise ValueError(f"run {history.experiment.name!r} has {len(records)} records; epoch index {epoch} "
+                         "is beyond them")
+    if metric not in records[epoch]:
+        raise KeyError(f"run {history.experiment.name!r} has no metric {metric!r}; known: {sorted(records[epoch])}")
+    return records[epoch][metric]
 
 
 @dataclass(frozen=True)

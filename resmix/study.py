@@ -240,8 +240,9 @@ def summarise(histories: Sequence[History], by: Sequence[str], metrics: Sequence
     ``n_seeds``, then ``<metric>_mean`` and ``<metric>_std``.
     """
     import pandas as pd
+    from .stats import _record
     rows = [{**{b: setting(h, b) for b in by}, "seed": setting(h, "train.seed"),
-             **{m: h.records[epoch][m] for m in metrics}} for h in histories]
+             **{m: _record(h, epoch, m) for m in metrics}} for h in histories]
     df = pd.DataFrame(rows)
     g = df.groupby(list(by), sort=False)
     table = g[list(metrics)].agg(["mean", "std"])
@@ -330,6 +331,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                      "model seed; use one (--seeds takes several)")
         seeds = [base.train.seed]
     seeds = [0, 1, 2] if seeds is None else seeds
+    for seed in seeds:
+        try:
+            _set(base, "train.seed", seed)
+        except (TypeError, ValueError) as e:
+            ap.error(f"--seeds {seed}: {e}")
     axes = {}
     for g in args.grid:
         path, eq, values = g.partition("=")

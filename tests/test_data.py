@@ -193,3 +193,16 @@ def test_synthetic_source_serves_make_pairs_bit_for_bit():
     assert cfg.source == "synthetic"
     assert all(torch.equal(a, b) for a, b in zip(training_pairs(cfg), make_pairs(6, cfg, seed=77)))
     assert all(torch.equal(a, b) for a, b in zip(held_out(cfg), make_pairs(4, cfg, seed=78)))
+
+
+def test_mix_correlated_refuses_silent_clips_and_counts_are_integers():
+    """Probe (issue 20): a silent input or target gave NaN clips without a word; make_pairs(True) made one
+    pair, frame(w, True) frames of one sample."""
+    x, y = make_pairs(3)
+    with pytest.raises(ValueError, match=r"input clips \[1\] are silent"):
+        mix_correlated(torch.cat([x[:1], torch.zeros_like(x[:1]), x[2:]]), y, 0.5)
+    for n in (True, 2.5, 0):
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            make_pairs(n)
+    with pytest.raises(ValueError, match="positive multiple of frame_size=True"):
+        frame(x, True)

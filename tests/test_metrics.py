@@ -214,3 +214,13 @@ def test_swap_sensitivity_of_a_quiet_model_is_that_of_its_loud_copy():
     quiet = M.swap_sensitivity(lambda a, b: 1e-30 * (a + 0.5 * b), x, y)
     torch.testing.assert_close(quiet.input, loud.input, rtol=1e-5, atol=0)
     torch.testing.assert_close(quiet.target, loud.target, rtol=1e-5, atol=0)
+
+
+def test_level_meter_and_spectra_refuse_what_they_cannot_read():
+    """Probe (issue 20): level_meter(nan) failed with "cannot convert float NaN to integer"; n_fft=3.5 with a
+    torch TypeError about hann_window."""
+    with pytest.raises(ValueError, match="level must be an RMS level >= 0; got nan"):
+        M.level_meter(float("nan"))
+    for n_fft in (0, 3.5, True):
+        with pytest.raises(ValueError, match=r"n_fft must be an integer >= 4"):
+            M.log_spectral_distance(torch.randn(2, 512), torch.randn(2, 512), n_fft)

@@ -96,3 +96,12 @@ def test_remedy_score_refuses_a_sample_rate_that_is_not_a_positive_integer(clips
     """Regression (issue 20): sample_rate 0 or negative was accepted (a lag window of one sample)."""
     with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
         remedy_score(copy_of_target(), *clips, rate)
+
+
+def test_a_model_output_of_the_wrong_shape_or_not_finite_is_named(clips):
+    """Probe (issue 20): a diverged (NaN) model failed inside rms with "x contains NaN"; a wrong shape as a
+    mismatch of two unnamed waveforms."""
+    with pytest.raises(ValueError, match=r"the model must return \[B, D, T\] like its target \[16, 32, 64\]; got \[16, 32, 63\]"):
+        remedy_score(lambda x, y: y[..., :-1], *clips, SR)
+    with pytest.raises(ValueError, match="the model's output holds NaN or infinite values"):
+        remedy_score(lambda x, y: y * float("nan"), *clips, SR)

@@ -94,3 +94,11 @@ def test_values_by_seeds_matches_runs_by_seed_and_data_seed():
     assert values_by_seeds(runs, "x") == {(0, 1): 0.001, (1, 1): 1.001, (0, 2): 0.002}
     with pytest.raises(ValueError, match=r"two runs with \(seed, data seed\) = \(0, 1\)"):
         values_by_seeds(runs + runs[:1], "x")
+
+
+def test_values_by_seeds_names_a_missing_metric_or_epoch():
+    runs = [History(quick(), records=[{"epoch": 1.0, "x": 1.0}])]
+    with pytest.raises(KeyError, match=r"run 'quick' has no metric 'y'; known: \['epoch', 'x'\]"):
+        values_by_seeds(runs, "y")
+    with pytest.raises(ValueError, match="run 'quick' has 1 records; epoch index 3 is beyond them"):
+        values_by_seeds(runs, "x", epoch=3)

@@ -260,3 +260,12 @@ def test_errors_of_the_run_are_one_line_not_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r"^python -m resmix.study: error: results folder .*file is a file; "
                                          r"expected a directory$"):
         study.main(argv)
+
+
+def test_a_bad_seed_is_named_as_the_seeds_option(capsys):
+    with pytest.raises(SystemExit):
+        _list(capsys, "--seeds", "0", "-1")
+    assert "--seeds -1: TrainConfig.seed must be an integer >= 0" in capsys.readouterr().err
+    from resmix.train import History
+    with pytest.raises(ValueError, match="epoch index 5 is beyond them"):
+        study.summarise([History(quick(), [{"epoch": 1.0, "x": 1.0}])], ["loss.eps"], ["x"], epoch=5)
