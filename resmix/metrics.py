@@ -7,7 +7,7 @@ spectral metrics take waveforms ``[B, N]``.
 Quiet signals: float32 squares underflow below about 1e-19 (an output at RMS 1e-22 squares
 to 1e-44, a denormal, or 0), which is where a collapsing run's outputs go. Every sum of
 squares here is taken after dividing each item by a power of two near its peak
-(:func:`_pow2_scale`): the division is exact, so ordinary signals give the same bits as
+(``_pow2_scale``): the division is exact, so ordinary signals give the same bits as
 without it, and the scale-free metrics stay scale-free down to float32's smallest numbers.
 """
 from __future__ import annotations

@@ -145,7 +145,7 @@ def connect(address: str | None = None):
 
     For a ``HOST:PORT`` address (or ``RAY_ADDRESS``): :class:`ClusterError` within
     ``CONNECT_TIMEOUT_S`` (10 s) when nothing answers there, and the cluster's authentication
-    mode is followed (:func:`_follow_auth_mode`): a head started by ``ray start --head`` on a
+    mode is followed (``_follow_auth_mode``): a head started by ``ray start --head`` on a
     machine that holds a Ray token works like one started on a fresh home. Asking for another
     address while attached to one is a :class:`ClusterError` (it used to run on the first).
     """

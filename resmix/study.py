@@ -206,7 +206,7 @@ def load_results(results: str | os.PathLike) -> list[History]:
     """Every stored :class:`History` in a results folder.
 
     A result that cannot be served (unreadable bytes or JSON, the wrong content, stored under
-    another run's key: :func:`resmix.store.read_result`) is set aside as ``<name>.damaged`` with a
+    another run's key: ``resmix.store.read_result``) is set aside as ``<name>.damaged`` with a
     :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it); a stray
     JSON not named like a key is skipped with a warning and left untouched, whatever it holds.
     """
