@@ -1,6 +1,7 @@
 # make book : set up .venv (if needed) and build the executed HTML book into _build/html
 # make test : set up .venv (if needed) and run the unit tests and every notebook (nbmake)
-# make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
+# make bench: per-run training speed of cohorts against separate models (benchmarks/bench_cohort.py, a few minutes)
+# make bench-model: resmix's model against torch.nn.TransformerEncoder (benchmarks/bench_train.py)
 # make install-cell: write the chapters' install cell from _config.yml, then pair the notebooks
 # make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
 # make corpora: build (or verify) the real corpora's caches, timed; needs the Debian packages
@@ -10,7 +11,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench install-cell gpu-wheels corpora clean
+.PHONY: setup book test bench bench-model install-cell gpu-wheels corpora clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +35,10 @@ test: setup
 	$(PY) -m pytest -rs tests/browser
 
 bench: setup
-	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_cohort.py
+
+bench-model: setup
+	$(PY) benchmarks/bench_train.py --profiles quick
 
 install-cell: setup
 	$(PY) tools/install_cell.py

@@ -54,8 +54,11 @@ def _experiments(size: str, E: int, device: str):
     return [base.with_(train={"seed": s}, data={"seed": 1000 + s}) for s in range(E)]
 
 
-def cohort_step(exps, device: torch.device):
+def cohort_step(exps, device: torch.device, compile: bool = False):
     c = _Cohort(exps, device, None, None)
+    if compile:  # the stacked forward through torch.compile (inductor); the backward comes with it
+        import resmix.cohort as cohort_module
+        cohort_module.forward = torch.compile(cohort_module.forward, dynamic=False)
     bs, sr = exps[0].train.batch_size, exps[0].data.sample_rate
     rows, idx = c.data.index[:, None], torch.arange(bs, device=device)[None].expand(len(exps), bs)
     x, y = c.data.x[rows, idx], c.data.y[rows, idx]
@@ -95,9 +98,9 @@ def _time(fn, n: int, device: torch.device) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def bench(size: str, E: int, steps: int, rounds: int, device: torch.device) -> dict:
+def bench(size: str, E: int, steps: int, rounds: int, device: torch.device, compile: bool = False) -> dict:
     exps = _experiments(size, E, str(device))
-    fns = {"cohort": cohort_step(exps, device), "separate": separate_steps(exps, device)}
+    fns = {"cohort": cohort_step(exps, device, compile), "separate": separate_steps(exps, device)}
     for fn in fns.values():
         _time(fn, 1, device)  # warm-up
     times = {k: [] for k in fns}
@@ -107,7 +110,7 @@ def bench(size: str, E: int, steps: int, rounds: int, device: torch.device) -> d
     exp, bs = exps[0], exps[0].train.batch_size
     flops = train_flops(exp, bs)
     run_step = {k: statistics.median(v) / E for k, v in times.items()}  # seconds per run-step
-    return {"size": size, "E": E, "batch": bs, "precision": "bf16" if exp.train.amp else "fp32",
+    return {"size": size, "E": E, "batch": bs, "precision": "bf16" if exp.train.amp else "fp32", "compiled": compile,
             "gflop_per_run_step": flops / 1e9, "ms_per_run_step": {k: 1e3 * v for k, v in run_step.items()},
             "samples_per_s": {k: bs / v for k, v in run_step.items()},  # all E runs together
             "ratio": run_step["separate"] / run_step["cohort"],
@@ -124,6 +127,8 @@ def main(argv=None) -> None:
     ap.add_argument("--peak-gflops", type=float, help="the device's matmul peak for the precision run "
                     "(fp32, one thread of the 2-core development CPU: about 100)")
     ap.add_argument("--peak-tflops", type=float, help="the same in TFLOP/s (bf16 on an H200: about 790)")
+    ap.add_argument("--compile", action="store_true", help="also time the largest E of each size with the stacked "
+                    "forward compiled by torch.compile (pays only where launch overhead dominates: a GPU)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
@@ -135,13 +140,14 @@ def main(argv=None) -> None:
     rows = []
     for size in args.sizes or list(defaults):
         cohorts, steps = defaults[size]
-        for E in args.cohorts or cohorts:
-            r = bench(size, E, args.steps or steps, args.rounds, device)
+        sizes_e = list(args.cohorts or cohorts)
+        for E, compiled in [(E, False) for E in sizes_e] + ([(sizes_e[-1], True)] if args.compile else []):
+            r = bench(size, E, args.steps or steps, args.rounds, device, compiled)
             r["fraction_of_peak"] = {k: v / peak for k, v in r["achieved_gflops"].items()} if peak else None
             rows.append(r)
             unit, scale = ("TFLOP/s", 1e-3) if device.type == "cuda" else ("GFLOP/s", 1)
             frac = (lambda k: f" ({r['fraction_of_peak'][k]:.1%} of peak)") if peak else (lambda k: "")
-            print(f"[{size}, {r['precision']}, E={E:>3}] samples/s over the E runs: cohort "
+            print(f"[{size}, {r['precision']}{', compiled' if compiled else ''}, E={E:>3}] samples/s over the E runs: cohort "
                   f"{r['samples_per_s']['cohort']:9.1f}, separate {r['samples_per_s']['separate']:9.1f}: "
                   f"{r['ratio']:5.2f}x per run | "
                   f"cohort {r['achieved_gflops']['cohort'] * scale:7.2f} {unit}{frac('cohort')}, "

@@ -79,16 +79,9 @@ def time_steps(step, n, device):
 
 
 def train_flops(exp, batch: int) -> float:
-    """Approximate FLOPs of one training step (forward + backward = 3x forward).
-
-    Matmuls: 2 FLOPs per weight per token; attention scores and mixing: 4 T^2 d per layer
-    per clip. LayerNorm, softmax and the losses are left out (small at these sizes).
-    """
-    m, T, D = exp.model, exp.data.n_frames, exp.data.frame_size
-    per_layer = 4 * m.d_model ** 2 + 2 * m.ff_mult * m.d_model ** 2  # qkv + proj, mlp
-    weights = (2 * D + 3 * D) * m.d_model + 2 * (m.n_layers * per_layer + m.d_model * D)
-    forward = batch * (2 * weights * T + 2 * m.n_layers * 4 * T ** 2 * m.d_model)
-    return 3.0 * forward
+    """Approximate FLOPs of one training step at ``batch`` clips (:func:`resmix.plan.step_flops`)."""
+    from resmix.plan import step_flops
+    return step_flops(exp.with_(train={"batch_size": batch}))
 
 
 def bench(profile: str, device: torch.device, rounds: int, steps: int,

@@ -33,7 +33,7 @@ from . import checkpoint as ckpt
 from ._checks import check_pairs
 from .adamw import CohortAdamW
 from .config import DataConfig, Experiment
-from .data import frame, held_out, make_pairs
+from .data import frame, held_out, training_pairs
 from .history import History, NonFiniteLossError, provenance, resolve_device
 from .losses import LossTable, LossTerms, cohort_losses, epsilon_pull
 from .measure import measure_members
@@ -92,7 +92,7 @@ class _Data:
         if train_data is not None:  # the caller's pairs, for every member
             train, self.index = [_check_pairs(train_data, "train_data", d0.n_train, d0.n_samples)], by_cfg * 0
         else:
-            train, self.index = [make_pairs(c.n_train, c, seed=c.seed) for c in cfgs], by_cfg
+            train, self.index = [training_pairs(c) for c in cfgs], by_cfg
         if val_data is not None:
             val, self.val_index = [_check_pairs(val_data, "val_data", d0.n_val, d0.n_samples)], by_cfg * 0
         else:
@@ -132,7 +132,7 @@ class _Cohort:
         self.stages = which(lambda n, s: n.startswith("stage1.")), which(lambda n, s: n.startswith("stage2."))
         self.opt = CohortAdamW(self.params, [e.train for e in exps], self.vectors)
         self.settings = ModelSettings.of([e.model for e in exps], device)
-        self.table = LossTable.of([e.loss for e in exps], device)
+        self.table = LossTable.of([e.loss for e in exps], device, exps[0].data.sample_rate)
         self.data = _Data(exps, device, train_data, val_data)
 
     def keep(self, idx: list[int]) -> None:
@@ -290,7 +290,7 @@ def train_cohort(exps: Sequence[Experiment], *, checkpoints: Sequence[str | Path
         checkpoints: one path (or ``None``) per run: written atomically after every epoch and resumed
             from when it exists (see :mod:`resmix.checkpoint`).
         train_data, val_data: ``(input, target)`` waveforms ``[n, N]`` for every member (default: each
-            member's own :func:`~resmix.data.make_pairs` and :func:`~resmix.data.held_out` of its data config).
+            member's own :func:`~resmix.data.training_pairs` and :func:`~resmix.data.held_out` of its data config).
         progress: one tqdm bar over the members' epochs.
         callback: ``callback(i, record)`` after run ``i``'s epoch record (and checkpoint) is written.
 

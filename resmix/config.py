@@ -3,10 +3,10 @@
 Every default carries a short reason. Profiles are built with
 ``dataclasses.replace``, never by mutating a global.
 
-``quick`` runs one training run (768 optimizer steps) in about 12 s on one CPU thread;
-``full`` is the GPU scale. :func:`get_profile` picks one from the
-``RESMIX_PROFILE`` environment variable, else ``full`` when CUDA is present,
-else ``quick``.
+``quick`` runs one training run (768 optimizer steps) in seconds on one CPU thread; ``full`` is
+for a large GPU (H100/H200 class, bf16) and ``t4`` for a small one (T4 class, fp32).
+:func:`get_profile` picks one from the ``RESMIX_PROFILE`` environment variable, else from the
+device (``full`` on a GPU with bf16 tensor cores, ``t4`` on an older GPU, ``quick`` on a CPU).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DECAY_TARGETS = ("all", "weights")
 OPTIMIZERS = ("adamw", "adam")
 NOVELTY_REDUCES = ("max", "mean")
 NOVELTY_REFERENCES = ("input+output1", "input")
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "t4")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what TrainConfig.device takes (N: a CUDA device index)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 SEED_LIMIT = 2 ** 63  # seeds must fit a signed 64-bit integer: torch.manual_seed and NumPy take them all
@@ -253,6 +253,10 @@ class LossConfig:
     # Chapter 4 crosses it with epsilon: the product of standard deviations that epsilon is
     # compared with differs per definition.
     corr_axes: str = "clip"
+    # The penalties' correlations at lags up to this many seconds as well, the largest |rho| counting
+    # (axes "clip" only): a penalty that a copy shifted by a few samples cannot dodge. 0: zero lag
+    # only, the seed's reading. Chapter 5's trained positive control uses the score's 10 ms window.
+    corr_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -266,8 +270,12 @@ class LossConfig:
             raise ValueError(f"LossConfig.novelty_refs must be one of {NOVELTY_REFERENCES}; got {self.novelty_refs!r}")
         if self.corr_axes not in CORR_AXES:
             raise ValueError(f"LossConfig.corr_axes must be one of {CORR_AXES}; got {self.corr_axes!r}")
-        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps"):
+        for name in ("anti_correlation", "novelty", "reconstruction", "variance", "variance_gamma", "eps",
+                     "corr_lag_seconds"):
             _check_range(self, name, 0)
+        if self.corr_lag_seconds > 0 and self.corr_axes != "clip":
+            raise ValueError(f"LossConfig.corr_lag_seconds > 0 needs corr_axes='clip' (lags run along a clip's "
+                             f"waveform); got corr_axes={self.corr_axes!r}")
 
 
 @dataclass(frozen=True)
@@ -350,23 +358,50 @@ def quick() -> Experiment:
 
 
 def full() -> Experiment:
-    """GPU profile: more data, a wider and deeper model, longer training."""
+    """A large GPU (H100/H200 class, bf16): 8x longer clips, twice the width and depth, 4x the steps of quick.
+
+    Sized so that every chapter finishes within about 15 minutes on one such GPU with the cohort
+    engine (:func:`resmix.plan.expected_seconds` projects it): the compute goes to steps, clip
+    length and data, not to width (0.3.0's full profile, 256 wide, took 9-11 hours for the book).
+    """
     base = quick()
     return replace(
         base, name="full", profile="full",
-        data=replace(base.data, clip_seconds=1.024, n_train=4096, n_val=512),
-        model=replace(base.model, d_model=256, n_layers=4, n_heads=8),
-        train=replace(base.train, epochs=60, batch_size=64, amp=True),
+        data=replace(base.data, clip_seconds=1.024, n_train=4096, n_val=64),
+        model=replace(base.model, d_model=128, n_layers=4, n_heads=8),
+        train=replace(base.train, epochs=24, batch_size=32, amp=True),
     )
 
 
+def t4() -> Experiment:
+    """A small GPU (T4 class, Colab's free tier: no bf16 tensor cores, so fp32): quick's model on
+    clips twice as long, four times the data and twice the steps."""
+    base = quick()
+    return replace(
+        base, name="t4", profile="t4",
+        data=replace(base.data, clip_seconds=0.256, n_train=1024),
+        train=replace(base.train, batch_size=16),
+    )
+
+
+def _default_profile() -> str:
+    """``full`` on a CUDA GPU with bf16 tensor cores (compute capability 8 or newer), ``t4`` on an older
+    one, ``quick`` without CUDA."""
+    import torch
+    if not torch.cuda.is_available():
+        return "quick"
+    return "full" if torch.cuda.get_device_capability()[0] >= 8 else "t4"
+
+
 def get_profile(name: str | None = None) -> Experiment:
-    """The named profile; with no name, ``RESMIX_PROFILE``, else full on CUDA, else quick."""
+    """The named profile; with no name, ``RESMIX_PROFILE``, else the device's (:func:`_default_profile`).
+
+    ``RESMIX_DEVICE`` (``cpu``, ``cuda:1``, ...) sets every run's ``train.device``.
+    """
     if name is None:
-        name = os.environ.get("RESMIX_PROFILE")
-    if name is None:
-        import torch
-        name = "full" if torch.cuda.is_available() else "quick"
+        name = os.environ.get("RESMIX_PROFILE") or _default_profile()
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}; got {name!r}")
-    return quick() if name == "quick" else full()
+    exp = {"quick": quick, "full": full, "t4": t4}[name]()
+    device = os.environ.get("RESMIX_DEVICE")
+    return exp.with_(train={"device": device}) if device else exp

@@ -53,10 +53,28 @@ def _member_eps(eps: Eps) -> Eps:
     return eps.view(-1, 1) if isinstance(eps, Tensor) else eps  # (E, 1) against (E, U)
 
 
-def member_correlations(a: Tensor, b: Tensor, eps: Eps, axes: str = "clip") -> Tensor:
-    """:func:`correlations` of every member: ``[E, B, D, T] -> [E, U]`` (``eps``: one, or ``[E]``)."""
+def member_correlations(a: Tensor, b: Tensor, eps: Eps, axes: str = "clip", max_lag: int = 0) -> Tensor:
+    """:func:`correlations` of every member: ``[E, B, D, T] -> [E, U]`` (``eps``: one, or ``[E]``).
+
+    ``max_lag > 0`` (``axes="clip"`` only): each clip's ``max_{|k| <= max_lag} |cov_k| / (s_a s_b + eps)``
+    with ``cov_k = mean_t a'[t] b'[t - k]`` over the unframed waveforms (zero outside the clip):
+    the largest correlation within the lag window, as :func:`~resmix.metrics.lagged_correlation`
+    measures it, with the penalty's epsilon. Lag 0 is Pearson's ``cov``.
+    """
     check_same_shape("[E, B, D, T]", a=a, b=b)
-    return _pearson_rows(_units(a, axes), _units(b, axes), _member_eps(eps))
+    if max_lag == 0:
+        return _pearson_rows(_units(a, axes), _units(b, axes), _member_eps(eps))
+    if axes != "clip":
+        raise ValueError(f"lagged correlations run along a clip: axes must be 'clip'; got {axes!r}")
+    wa, wb = (_waves(x).float() for x in (a, b))  # (E, B, N)
+    wa, wb = wa - wa.mean(-1, keepdim=True), wb - wb.mean(-1, keepdim=True)
+    N = wa.shape[-1]
+    size = 1 << (2 * N - 1).bit_length()  # zero padding: linear, not circular, correlation
+    xc = torch.fft.irfft(torch.fft.rfft(wa, size) * torch.fft.rfft(wb, size).conj(), size)  # (E, B, size)
+    lags = torch.arange(-max_lag, max_lag + 1, device=wa.device) % size
+    cov = xc[..., lags] / N  # (E, B, 2 max_lag + 1)
+    s = wa.pow(2).mean(-1).sqrt() * wb.pow(2).mean(-1).sqrt()  # (E, B)
+    return cov.abs().amax(-1) / (s + _member_eps(eps))
 
 
 def correlations(a: Tensor, b: Tensor, eps: float, axes: str = "clip") -> Tensor:
@@ -76,14 +94,15 @@ def correlations(a: Tensor, b: Tensor, eps: float, axes: str = "clip") -> Tensor
     return member_correlations(a.unsqueeze(0), b.unsqueeze(0), eps, axes)[0]
 
 
-def _anti_correlation(output: Tensor, target: Tensor, eps: Eps, axes: str) -> Tensor:
-    return member_correlations(output, target, eps, axes).abs().mean(-1)  # (E,)
+def _anti_correlation(output: Tensor, target: Tensor, eps: Eps, axes: str, max_lag: int = 0) -> Tensor:
+    return member_correlations(output, target, eps, axes, max_lag).abs().mean(-1)  # (E,)
 
 
-def _novelty(output: Tensor, references: Sequence[Tensor], eps: Eps, axes: str, reduce: str = "max") -> Tensor:
+def _novelty(output: Tensor, references: Sequence[Tensor], eps: Eps, axes: str, reduce: str = "max",
+             max_lag: int = 0) -> Tensor:
     if not references:
         raise ValueError("novelty needs at least one reference tensor")
-    rho = torch.stack([member_correlations(output, r, eps, axes).abs() for r in references])  # (R, E, U)
+    rho = torch.stack([member_correlations(output, r, eps, axes, max_lag).abs() for r in references])  # (R, E, U)
     if reduce == "max":
         return rho.max(0).values.mean(-1)  # (E,)
     if reduce == "mean":
@@ -246,6 +265,7 @@ class LossTable:
     variance_gamma: Tensor
     eps: Tensor
     corr_axes: tuple[str, ...]
+    max_lag: tuple[int, ...]  # each member's lag window in samples (0: zero lag only)
     novelty_kind: tuple[str, ...]  # "<reduce>/<refs>" of each member's novelty term
     recon_reference: tuple[str, ...]
     # what each member's reconstruction term computes: "mse", "mrstft", or "" (an STFT term at
@@ -253,11 +273,12 @@ class LossTable:
     recon_computed: tuple[str, ...]
 
     @classmethod
-    def of(cls, cfgs: Sequence[LossConfig], device: torch.device | str = "cpu") -> "LossTable":
+    def of(cls, cfgs: Sequence[LossConfig], device: torch.device | str = "cpu", sample_rate: int = 8000) -> "LossTable":
         col = lambda name: torch.tensor([float(getattr(c, name)) for c in cfgs], device=device)  # noqa: E731
         return cls(*(col(n) for n in ("anti_correlation", "novelty", "reconstruction", "variance",
                                       "variance_gamma", "eps")),
-                   tuple(c.corr_axes for c in cfgs), tuple(f"{c.novelty_reduce}/{c.novelty_refs}" for c in cfgs),
+                   tuple(c.corr_axes for c in cfgs), tuple(round(c.corr_lag_seconds * sample_rate) for c in cfgs),
+                   tuple(f"{c.novelty_reduce}/{c.novelty_refs}" for c in cfgs),
                    tuple(c.recon_reference for c in cfgs),
                    tuple("" if c.recon_kind == "mrstft" and c.reconstruction == 0 else c.recon_kind for c in cfgs))
 
@@ -294,14 +315,14 @@ def cohort_losses(parts: StageOutputs, input: Tensor, target: Tensor, table: Los
     sub = lambda t, idx: t.index_select(0, idx)  # noqa: E731
 
     def correlation_terms(kind, idx):
-        axes, reduce, refs = kind
+        axes, lag, reduce, refs = kind
         o, eps = sub(out, idx), sub(table.eps, idx)
-        ac = _anti_correlation(o, sub(target, idx), eps, axes)
+        ac = _anti_correlation(o, sub(target, idx), eps, axes, lag)
         references = [sub(input, idx)] + ([sub(parts.output1, idx)] if refs == "input+output1" else [])
-        nov = _novelty(o, references, eps, axes, reduce)
+        nov = _novelty(o, references, eps, axes, reduce, lag)
         return torch.stack([ac, nov], -1)  # (e, 2)
 
-    kinds = tuple((a, *n.split("/")) for a, n in zip(table.corr_axes, table.novelty_kind))
+    kinds = tuple((a, lag, *n.split("/")) for a, lag, n in zip(table.corr_axes, table.max_lag, table.novelty_kind))
     ac, nov = _per_group(kinds, correlation_terms, E, dev).unbind(-1)
     reference = _per_group(table.recon_reference,
                            lambda r, idx: reconstruction_reference(sub(input, idx), sub(target, idx), r), E, dev)
@@ -349,5 +370,6 @@ def compute_losses(parts: StageOutputs, input: Tensor, target: Tensor, cfg: Loss
     which is skipped at weight zero.
     """
     one = StageOutputs(*(t.unsqueeze(0) for t in (parts.branch1, parts.output1, parts.branch2, parts.output2)))
-    terms = cohort_losses(one, input.unsqueeze(0), target.unsqueeze(0), LossTable.of([cfg], input.device), sample_rate)
+    table = LossTable.of([cfg], input.device, sample_rate)
+    terms = cohort_losses(one, input.unsqueeze(0), target.unsqueeze(0), table, sample_rate)
     return LossTerms(*(t[0] for t in terms.items().values()))

@@ -133,6 +133,40 @@ def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256,
     return (10 * torch.log10(p / q)).pow(2).mean(1).sqrt().mean(-1)
 
 
+def band_envelope(wave: Tensor, sample_rate: int, n_bands: int = 12, low_hz: float = 125.0,
+                  n_fft: int = 512, floor_db: float = -80.0) -> Tensor:
+    """Each clip's long-term spectral envelope: energy in ``n_bands`` log-spaced bands, in dB: ``[B, N] -> [B, K]``.
+
+    Power spectra of Hann frames (hop ``n_fft // 4``) are averaged over the clip (Welch), summed
+    within bands whose edges are spaced geometrically from ``low_hz`` to the Nyquist frequency, and
+    floored at ``floor_db`` below the clip's strongest band. The resolution of a multi-resolution
+    STFT loss's coarsest view, not of single harmonics.
+    """
+    check_tensor(wave, "wave", 2, "[B, N]")
+    if not isinstance(sample_rate, int) or sample_rate < 1:
+        raise ValueError(f"sample_rate must be a positive integer (Hz); got {sample_rate!r}")
+    n_fft = min(n_fft, 1 << (wave.shape[1].bit_length() - 1))  # a clip shorter than n_fft: one frame
+    p = _power_frames(wave, n_fft).mean(-1).double()  # (B, F), Welch average over frames
+    freqs = torch.arange(p.shape[1], dtype=torch.float64) * sample_rate / n_fft
+    edges = torch.logspace(math.log10(low_hz), math.log10(sample_rate / 2), n_bands + 1, dtype=torch.float64)
+    band = torch.bucketize(freqs, edges, right=True) - 1  # (F,): -1 below low_hz, n_bands at Nyquist
+    keep = (band >= 0) & (band < n_bands)
+    energy = torch.zeros(p.shape[0], n_bands, dtype=torch.float64, device=p.device)
+    energy.index_add_(1, band[keep].to(p.device), p[:, keep.to(p.device)])
+    db = 10 * torch.log10(energy.clamp_min(1e-300))
+    return torch.maximum(db, db.amax(-1, keepdim=True) + floor_db).float()  # (B, K)
+
+
+def envelope_distance(a: Tensor, b: Tensor) -> Tensor:
+    """RMS over bands of the dB difference of two envelopes with their mean level removed: ``[B, K] x [B, K] -> [B]``.
+
+    The shape of the spectrum, not its level (the remedy score's level test judges that).
+    """
+    check_same_shape("[B, K]", a=a, b=b)
+    d = a - b
+    return (d - d.mean(-1, keepdim=True)).pow(2).mean(-1).sqrt()
+
+
 class DegenerateFitWarning(RuntimeWarning):
     """A leak-probe fit was degenerate for some items; their values are NaN."""
 

@@ -17,6 +17,17 @@ from .cohort import cohort_key
 from .config import Experiment
 from .history import resolve_device
 
+# Achieved training throughput of a cohort, FLOP/s per worker process, by (device kind, precision).
+# cpu: MEASURED on the 2-core development CPU, one thread per worker, quick size, cohorts of 16
+# (benchmarks/bench_cohort.py), with the per-epoch held-out evaluation (about a fifth of a run)
+# folded in. The GPU figures are PROJECTIONS, not measurements: an H100/H200 at about 13% of its
+# ~790 TFLOP/s bf16 peak (one run alone measured 13 TFLOP/s, under 2%; a cohort's batched matmuls
+# are 16-256x larger), and a T4 at about 40% of its 8.1 TFLOP/s fp32 peak. tools/gpu_check.sh
+# measures them; replace these when it has run.
+THROUGHPUT = {("cpu", "fp32"): 28e9, ("cpu", "bf16"): 28e9,
+              ("cuda", "bf16"): 100e12, ("cuda", "fp32"): 3e12}
+MEASURED = {("cpu", "fp32")}  # which THROUGHPUT entries are measurements, not projections
+
 MAX_COHORT = 256  # beyond this the stacked step is large enough on any device; more only costs memory
 MEMORY_SHARE = 0.25  # of the memory free when the grid starts, spread over the workers
 
@@ -24,6 +35,33 @@ MEMORY_SHARE = 0.25  # of the memory free when the grid starts, spread over the 
 def steps(exp: Experiment) -> int:
     """Optimizer steps of a run: its epochs times the steps of one pass over its training pairs."""
     return exp.train.epochs * -(-exp.data.n_train // exp.train.batch_size)
+
+
+def step_flops(exp: Experiment) -> float:
+    """Approximate FLOPs of one training step of one run (forward + backward = 3x forward).
+
+    Matmuls: 2 FLOPs per weight per token; attention scores and mixing: 4 T^2 d per layer per clip.
+    LayerNorm, softmax and the losses are left out (small at these sizes).
+    """
+    m, T, D, B = exp.model, exp.data.n_frames, exp.data.frame_size, exp.train.batch_size
+    per_layer = 4 * m.d_model ** 2 + 2 * m.ff_mult * m.d_model ** 2  # qkv + proj, mlp
+    weights = (2 * D + 3 * D) * m.d_model + 2 * (m.n_layers * per_layer + m.d_model * D)
+    forward = B * (2 * weights * T + 2 * m.n_layers * 4 * T ** 2 * m.d_model)
+    return 3.0 * forward
+
+
+def expected_seconds(exps: Sequence[Experiment], workers: int = 1) -> tuple[float, bool]:
+    """Projected wall time of training ``exps`` in cohorts (:data:`THROUGHPUT`), and whether the
+    throughput it uses was measured (``False``: a projection). One worker per GPU on CUDA."""
+    if not exps:
+        return 0.0, True
+    dev = resolve_device(exps[0].train.device)
+    kind = ("cuda" if dev.type == "cuda" else "cpu", "bf16" if exps[0].train.amp else "fp32")
+    if dev.type == "cuda":
+        import torch
+        workers = max(1, torch.cuda.device_count())
+    total = sum(steps(e) * step_flops(e) for e in exps)
+    return total / THROUGHPUT[kind] / max(1, min(workers, len(exps))), kind in MEASURED
 
 
 def member_bytes(exp: Experiment) -> int:

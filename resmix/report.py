@@ -46,6 +46,83 @@ def require(claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
                              + "; the chapter's text must be revised")
 
 
+BOOK_PROFILE = "quick"  # the profile the book's text was written from, and CI runs
+
+
+class Checks:
+    """The claims a chapter's text makes about its numbers, checked where they are computed.
+
+    On the book's profile (:data:`BOOK_PROFILE`, what CI runs) a claim that does not hold fails the
+    run (``AssertionError``): the text must be revised. On any other profile (a reader's GPU) it is
+    collected instead, so a run of an hour is not lost to a verdict that came out differently at
+    that scale; :meth:`summary` shows each such claim and :meth:`require` the measured verdicts
+    beside the book's.
+    """
+
+    def __init__(self, profile: str, book_profile: str = BOOK_PROFILE):
+        self.profile, self.book_profile = profile, book_profile
+        self.failed: list[str] = []
+        self.verdicts: list[tuple[str, str, str]] = []  # (claim id, the book's verdict, measured)
+
+    @property
+    def strict(self) -> bool:
+        return self.profile == self.book_profile
+
+    def expect(self, condition: object, claim: str) -> bool:
+        """Check one claim of the text; returns whether it holds."""
+        ok = bool(condition)
+        if not ok:
+            if self.strict:
+                raise AssertionError(claim)
+            self.failed.append(claim)
+        return ok
+
+    def require(self, claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
+        """:func:`require` on the book's profile; elsewhere, keep each measured verdict beside the book's."""
+        if self.strict:
+            return require(claims, expected)
+        got = {c.id: c.verdict for c in claims}
+        self.verdicts += [(k, v, got.get(k, "missing")) for k, v in expected.items()]
+
+    def summary(self):
+        """What did not hold at this profile, as HTML (nothing to say on the book's profile)."""
+        from html import escape
+        from IPython.display import HTML
+        if self.strict:
+            return HTML("")
+        changed = [(k, b, m) for k, b, m in self.verdicts if b != m]
+        rows = "".join(f"<li>{escape(c)}</li>" for c in self.failed)
+        verdicts = "".join(f"<li>{escape(k)}: the book ({self.book_profile}) says <b>{escape(b)}</b>; "
+                           f"measured here <b>{escape(m)}</b></li>" for k, b, m in changed)
+        if not rows and not verdicts:
+            return HTML(f"<p>At the <code>{escape(self.profile)}</code> profile every claim of this page's text "
+                        "holds.</p>")
+        return HTML(f"<div class='admonition warning'><p>At the <code>{escape(self.profile)}</code> profile, "
+                    f"{len(self.failed)} claim(s) of the text (written from the <code>{escape(self.book_profile)}</code> "
+                    f"profile) do not hold and {len(changed)} verdict(s) differ:</p><ul>{verdicts}{rows}</ul></div>")
+
+
+def announce(exp, runs=(), workers: int | None = None) -> str:
+    """One line for a chapter's first output: the profile that runs, its device and the expected time.
+
+    ``runs``: the chapter's training runs (stored ones included: a second execution loads them).
+    """
+    import os
+    from .history import resolve_device
+    from .plan import expected_seconds
+    runs = list(runs)
+    workers = workers or os.cpu_count() or 1
+    dev = resolve_device(exp.train.device)
+    line = f"profile {exp.profile} on {dev}"
+    if runs:
+        seconds, measured = expected_seconds(runs, workers)
+        n_steps = sum(optimizer_steps(e) for e in runs)
+        how = "from the measured throughput" if measured else "projected from FLOP counts, not measured on this device"
+        line += (f": {len(runs)} training runs, {n_steps:,} optimizer steps; expected about "
+                 f"{max(1, round(seconds / 60))} min of training ({how}; stored runs are loaded, not retrained)")
+    return line
+
+
 def optimizer_steps(exp) -> int:
     """Optimizer steps of a run: ``epochs * ceil(n_train / batch_size)``."""
     return exp.train.epochs * -(-exp.data.n_train // exp.train.batch_size)

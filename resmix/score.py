@@ -16,7 +16,9 @@ and reports four tests, each with its measured values; the thresholds are
    above 100 Hz, so an output at the target's pitches scores above chance without copying);
 4. **spectral**: ``mean_b (mean_{c != b} LSD(out_b, target_c) - LSD(out_b, target_b)) >=
    spectral_margin_db`` (:func:`~resmix.metrics.log_spectral_distance`): the output is closer
-   in spectrum to its own target than to the other clips' targets.
+   in spectrum to its own target than to the other clips' targets. Version 2 of the score
+   (``criteria.REMEDY_V2``, issue 16) compares the long-term band envelopes instead
+   (:func:`~resmix.metrics.band_envelope`, :func:`~resmix.metrics.envelope_distance`).
 
 :func:`sanity_table` runs the controls of ``CONTROLS`` through the same code: each negative
 control must fail the test meant to catch it, and the positive control (a phase-randomised
@@ -36,7 +38,8 @@ from ._checks import check_same_shape, check_sample_rate, check_tensor
 from .criteria import REMEDY, RemedyCriteria
 from .data import frame, unframe
 from .measure import _final
-from .metrics import common_share, lagged_correlation, log_spectral_distance, rms_ratio_db, swap_sensitivity
+from .metrics import (band_envelope, common_share, envelope_distance, lagged_correlation, log_spectral_distance,
+                      rms_ratio_db, swap_sensitivity)
 
 Model = Callable[[Tensor, Tensor], "Tensor | tuple[Tensor, ...]"]
 
@@ -133,17 +136,32 @@ def remedy_score(model: Model, input: Tensor, target: Tensor, sample_rate: int,
     lagged = lambda a, b: lagged_correlation(a, b, lag).value  # noqa: E731
     copy_values = {}
     for name, ref in (("target", yw), ("input", xw)):
-        own, chance = float(lagged(ow, ref).mean()), float(_shifted_mean(lagged, ow, ref).mean())
+        own = float(lagged(ow, ref).mean())
+        if criteria.copy_chance == "surrogates":
+            chance = float(torch.stack([lagged(ow, phase_randomised(ref, seed)) for seed in range(criteria.n_surrogates)]).mean())
+        elif criteria.copy_chance == "other clips":
+            chance = float(_shifted_mean(lagged, ow, ref).mean())
+        else:
+            raise ValueError(f"criteria.copy_chance must be 'other clips' or 'surrogates'; got {criteria.copy_chance!r}")
         copy_values |= {f"lag_corr_{name}": own, f"excess_{name}": own - chance}
     worst = max(copy_values["excess_target"], copy_values["excess_input"])
     no_copy = TestResult(worst <= criteria.lag_excess_limit, copy_values,
                          f"lagged |rho| over chance <= {criteria.lag_excess_limit:g} within "
                          f"+-{criteria.lag_window_seconds * 1000:g} ms, target and input")
 
-    own_lsd = log_spectral_distance(ow, yw)  # (B,)
-    gain = float((_shifted_mean(log_spectral_distance, ow, yw) - own_lsd).mean())
-    spectral = TestResult(gain >= criteria.spectral_margin_db, {"lsd": float(own_lsd.mean()), "lsd_gain": gain},
-                          f"LSD to other targets - LSD to own >= {criteria.spectral_margin_db:g} dB")
+    if criteria.spectral_measure == "lsd":
+        own_lsd = log_spectral_distance(ow, yw)  # (B,)
+        gain = float((_shifted_mean(log_spectral_distance, ow, yw) - own_lsd).mean())
+        spectral = TestResult(gain >= criteria.spectral_margin_db, {"lsd": float(own_lsd.mean()), "lsd_gain": gain},
+                              f"LSD to other targets - LSD to own >= {criteria.spectral_margin_db:g} dB")
+    elif criteria.spectral_measure == "envelope":
+        eo, et = (band_envelope(w, sample_rate, criteria.n_bands) for w in (ow, yw))  # (B, K)
+        own = envelope_distance(eo, et)
+        gain = float((_shifted_mean(envelope_distance, eo, et) - own).mean())
+        spectral = TestResult(gain >= criteria.spectral_margin_db, {"envelope_db": float(own.mean()), "envelope_gain": gain},
+                              f"envelope distance to other targets - to own >= {criteria.spectral_margin_db:g} dB")
+    else:
+        raise ValueError(f"criteria.spectral_measure must be 'lsd' or 'envelope'; got {criteria.spectral_measure!r}")
     return RemedyScore(level, dependence, no_copy, spectral)
 
 
@@ -194,6 +212,17 @@ def fixed_waveform(sample_rate: int, freqs: tuple[float, ...] = (220.0, 261.6, 3
     return model
 
 
+def phase_randomised(wave: Tensor, gen: torch.Generator | int) -> Tensor:
+    """Each clip of ``wave`` ``[B, N]`` with its Fourier phases redrawn from ``gen`` (a generator, or a seed
+    for a new one): the same spectrum and no waveform in common."""
+    gen = torch.Generator().manual_seed(gen) if isinstance(gen, int) else gen
+    w = wave.double()
+    spectrum = torch.fft.rfft(w)  # (B, F)
+    phase = (torch.rand(spectrum.shape, generator=gen, dtype=torch.float64) * 2 * math.pi).to(w.device)
+    phase[:, 0] = 0  # DC stays real
+    return torch.fft.irfft(spectrum.abs() * torch.exp(1j * phase), w.shape[1]).to(wave.dtype)  # (B, N)
+
+
 def phase_randomised_target(seed: int = 0) -> Model:
     """Outputs the target with each Fourier coefficient's phase redrawn (a new draw at every call).
 
@@ -205,12 +234,7 @@ def phase_randomised_target(seed: int = 0) -> Model:
     gen = torch.Generator().manual_seed(seed)
 
     def model(input: Tensor, target: Tensor) -> Tensor:
-        w = unframe(target).double()  # (B, N)
-        spectrum = torch.fft.rfft(w)  # (B, F)
-        phase = (torch.rand(spectrum.shape, generator=gen, dtype=torch.float64) * 2 * math.pi).to(w.device)
-        phase[:, 0] = 0  # DC stays real
-        out = torch.fft.irfft(spectrum.abs() * torch.exp(1j * phase), w.shape[1])  # (B, N)
-        return frame(out.to(target.dtype), target.shape[1])
+        return frame(phase_randomised(unframe(target), gen), target.shape[1])
     return model
 
 

@@ -25,13 +25,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .config import Experiment, field_type, get_profile
 from .history import History, NonFiniteLossError
-from .keys import KEYED_ONLY_WHEN_SET, run_key
+from .keys import run_key
 from .plan import plan_cohorts
 from .runner import load_model, run_cohort, run_one
 from .store import read_result
 
 __all__ = ["grid", "run_grid", "run_groups", "run_one", "run_cohort", "load_model", "load_results", "run_key",
-           "setting", "group", "summarise", "main", "KEYED_ONLY_WHEN_SET"]
+           "setting", "group", "summarise", "main"]
 
 
 def _set(exp: Experiment, path: str, value: Any) -> Experiment:

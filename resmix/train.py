@@ -34,7 +34,8 @@ def train(exp: Experiment, *, train_data: tuple[Tensor, Tensor] | None = None,
         exp: the experiment (data, model, losses, training settings, seeds).
         train_data, val_data: ``(input, target)`` waveforms ``[n, N]`` (any float dtype, cast to
             float32) that ``exp.data`` describes (``n_train`` / ``n_val`` clips of ``n_samples``);
-            by default :func:`~resmix.data.make_pairs` with ``exp.data.seed`` and ``seed + 1``.
+            by default :func:`~resmix.data.training_pairs` and :func:`~resmix.data.held_out` of ``exp.data``
+            (its source: synthetic pairs, or a real corpus).
         checkpoint: a file; written atomically after every epoch, and resumed from when it
             exists (its experiment must equal ``exp``; one that cannot be resumed is set aside
             as ``<name>.damaged`` with a warning and the run starts afresh).
@@ -74,7 +75,8 @@ def evaluate(model: TwoStageModel, input: Tensor, target: Tensor, exp: Experimen
         return StageOutputs(*(t.unsqueeze(0) for t in (p.branch1, p.output1, p.branch2, p.output2)))
 
     try:
-        values, failed = evaluate_members(forward, LossTable.of([exp.loss], device), input[None].to(device),
+        table = LossTable.of([exp.loss], device, exp.data.sample_rate)
+        values, failed = evaluate_members(forward, table, input[None].to(device),
                                           target[None].to(device), exp.data.frame_size, exp.data.sample_rate,
                                           batch_size)
     finally:

@@ -29,12 +29,22 @@ def test_every_threshold_has_a_reason():
     import inspect
     src = inspect.getsource(criteria)
     for cls in (criteria.CollapseCriteria, criteria.RemedyCriteria, criteria.StatsCriteria,
-                criteria.VerdictRules, criteria.DynamicsCriteria, criteria.SilenceCriteria):
+                criteria.VerdictRules, criteria.DynamicsCriteria, criteria.SilenceCriteria,
+                criteria.ConstancyCriteria, criteria.HorizonCriteria):
         lines = inspect.getsource(cls).splitlines()
         for f in dataclasses.fields(cls):
             i = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{f.name}:"))
             assert "#" in lines[i] or lines[i - 1].strip().startswith("#"), f"{cls.__name__}.{f.name} has no reason"
     assert "PRE-REGISTERED" in src
+
+
+def test_the_second_registration():
+    v2 = criteria.REMEDY_V2
+    assert (v2.version, v2.spectral_measure, v2.copy_chance) == (2, "envelope", "surrogates")
+    assert (v2.level_band_db, v2.swap_floor, v2.lag_excess_limit, v2.spectral_margin_db) == \
+        (REMEDY.level_band_db, REMEDY.swap_floor, REMEDY.lag_excess_limit, REMEDY.spectral_margin_db)
+    assert criteria.CONSTANCY.near_constant(0.5) and not criteria.CONSTANCY.near_constant(0.49)
+    assert criteria.HORIZON.same_product_db == 2.0
 
 
 def test_verdict_rules_and_dynamics_band():

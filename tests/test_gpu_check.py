@@ -24,14 +24,16 @@ def test_dry_run_prints_the_plan(tmp_path):
     r = _run("--dry-run", "--out", str(tmp_path), "--peak-tflops", "790", "--chapter", "03_fixed")
     assert r.returncode == 0, r.stderr
     plan = r.stdout.splitlines()
-    assert [line.split(":")[0] for line in plan] == ["install", "tests", "bench", "chapter", "report"]
-    assert "--peak-tflops 790" in plan[2] and "RESMIX_PROFILE=full" in plan[3] and "book/03_fixed.ipynb" in plan[3]
+    assert [line.split(":")[0] for line in plan] == ["install", "tests", "bench", "cohort", "chapter", "chapters", "report"]
+    assert "--peak-tflops 790" in plan[2] and "bench_cohort.py --peak-tflops 790" in plan[3]
+    assert "RESMIX_PROFILE=full" in plan[4] and "book/03_fixed.ipynb" in plan[4]
+    assert "book/02_algebra.ipynb book/03_fixed.ipynb" in plan[5]
     assert not list(tmp_path.iterdir())  # a dry run writes nothing
 
 
 @pytest.mark.parametrize("args, message", [
     (["--peak-tflops", "lots"], "--peak-tflops must be a number"),
-    (["--steps", "tests,train"], "--steps takes tests,bench,chapter"),
+    (["--steps", "tests,train"], "--steps takes tests,bench,cohort,chapter,chapters"),
     (["--chapter", "99_none"], "no chapter book/99_none.ipynb"),
     (["--frobnicate"], "unknown argument: --frobnicate"),
 ])

@@ -199,3 +199,20 @@ def test_epsilon_pull_against_numpy(pair):
     assert float(pull[0]) == pytest.approx(np.mean(1e-3 / (s + 1e-3)), rel=1e-4)
     pooled = o.std() * t.std()
     assert float(ratio[1]) == pytest.approx(1e-3 / pooled, rel=1e-4)
+
+
+def test_a_lagged_penalty_sees_a_shifted_copy_that_zero_lag_misses(pair):
+    _, y = pair
+    t = frame(y, 32)
+    shifted = frame(torch.roll(y, 12, dims=-1), 32)  # a copy 12 samples (1.5 ms) late
+    zero = float(L.anti_correlation(shifted, t, 1e-8))
+    lagged = float(L._anti_correlation(shifted[None], t[None], 1e-8, "clip", max_lag=80)[0])
+    assert lagged > 0.9 and lagged > 3 * zero
+    from resmix.metrics import lagged_correlation
+    ref = lagged_correlation(torch.roll(y, 12, dims=-1), y, 80).value.mean()
+    assert lagged == pytest.approx(float(ref), rel=1e-4)  # the score's measure, with eps
+    with pytest.raises(ValueError, match="corr_lag_seconds > 0 needs corr_axes='clip'"):
+        LossConfig(corr_lag_seconds=0.01, corr_axes="frame")
+    cfg = LossConfig(corr_lag_seconds=0.01)
+    parts = StageOutputs(shifted, shifted, shifted, shifted)
+    assert float(L.compute_losses(parts, t, t, cfg, SR).anti_correlation) == pytest.approx(lagged, rel=1e-5)

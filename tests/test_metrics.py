@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -224,3 +225,18 @@ def test_level_meter_and_spectra_refuse_what_they_cannot_read():
     for n_fft in (0, 3.5, True):
         with pytest.raises(ValueError, match=r"n_fft must be an integer >= 4"):
             M.log_spectral_distance(torch.randn(2, 512), torch.randn(2, 512), n_fft)
+
+
+def test_band_envelope_finds_a_tone_and_the_distance_ignores_level():
+    sr, n = 8000, 1024
+    t = torch.arange(n) / sr
+    tone = torch.sin(2 * math.pi * 1000 * t)[None]
+    env = M.band_envelope(tone, sr)
+    edges = torch.logspace(math.log10(125), math.log10(sr / 2), 13)
+    assert int(env.argmax()) == int(torch.bucketize(torch.tensor(1000.0), edges, right=True)) - 1
+    noise = torch.randn(2, n, generator=torch.Generator().manual_seed(0))
+    e = M.band_envelope(noise, sr)
+    assert torch.allclose(M.envelope_distance(e, M.band_envelope(7.0 * noise, sr)), torch.zeros(2), atol=1e-4)
+    assert (M.envelope_distance(M.band_envelope(tone.expand(2, -1), sr), e) > 10).all()
+    with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
+        M.band_envelope(noise, 0)

@@ -6,6 +6,7 @@ import torch
 from resmix.config import DataConfig, ModelConfig
 from resmix.criteria import REMEDY
 from resmix.data import frame, held_out
+from resmix import score
 from resmix.models import TwoStageModel
 from resmix.score import (CONTROLS, copy_of_target, fixed_waveform, remedy_score, sanity_problems, sanity_table,
                           shifted_copy, silence, white_noise)
@@ -105,3 +106,27 @@ def test_a_model_output_of_the_wrong_shape_or_not_finite_is_named(clips):
         remedy_score(lambda x, y: y[..., :-1], *clips, SR)
     with pytest.raises(ValueError, match="the model's output holds NaN or infinite values"):
         remedy_score(lambda x, y: y * float("nan"), *clips, SR)
+
+
+def test_version_2_passes_its_positive_control_on_both_data_seeds_and_every_profile():
+    """Version 2 (issue 16): envelope spectral test and surrogate chance level; every control as expected."""
+    import dataclasses
+    from resmix.config import get_profile
+    from resmix.criteria import REMEDY_V2
+    from resmix.data import frame, held_out
+    for profile in ("quick", "t4"):
+        for seed in (1234, 2234):
+            cfg = dataclasses.replace(get_profile(profile).data, seed=seed)
+            x, y = (frame(w, cfg.frame_size) for w in held_out(cfg))
+            assert score.sanity_problems(score.sanity_table(x, y, cfg.sample_rate, REMEDY_V2)) == [], (profile, seed)
+
+
+def test_surrogates_keep_the_spectrum_and_lose_the_waveform():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 1024, generator=g).cumsum(-1)  # a red spectrum
+    s = score.phase_randomised(w - w.mean(-1, keepdim=True), 5)
+    spec = lambda v: torch.fft.rfft(v.double()).abs()[:, 1:-1]  # noqa: E731  (DC and Nyquist are real)
+    assert torch.allclose(spec(s), spec(w - w.mean(-1, keepdim=True)), rtol=1e-4, atol=1e-3)
+    assert torch.equal(s, score.phase_randomised(w - w.mean(-1, keepdim=True), 5))  # a seed: reproducible
+    from resmix.metrics import pearson
+    assert (pearson(s, w).abs() < 0.5).all()

@@ -194,20 +194,13 @@ def test_a_claimed_run_waits_for_its_owner_then_loads_its_result(tiny, tmp_path,
     t.join()
 
 
-def test_run_keys_of_0_2_0_settings_do_not_change_with_the_new_options(tiny):
-    """Options added after 0.2.0 stay out of the key at their defaults: stored runs keep their keys."""
-    import hashlib
-    import json
-    settings = tiny.to_dict()
-    settings.pop("name")
-    del settings["model"]["output_scale"], settings["loss"]["corr_axes"], settings["train"]["decay"]
-    from resmix import __version__
-    settings["resmix_version"] = __version__
-    old = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    assert study.run_key(tiny) == old
+def test_run_keys_cover_every_setting_and_the_version(tiny):
+    import dataclasses
     changed = [tiny.with_(model={"output_scale": 0.5}), tiny.with_(loss={"corr_axes": "frame"}),
-               tiny.with_(train={"decay": "weights"})]
-    assert len({study.run_key(e) for e in changed} | {old}) == 4
+               tiny.with_(train={"decay": "weights"}), tiny.with_(loss={"novelty_reduce": "mean"}),
+               tiny.with_(train={"optimizer": "adam"}), tiny.with_(data={"source": "music"})]
+    assert len({study.run_key(e) for e in changed} | {study.run_key(tiny)}) == len(changed) + 1
+    assert study.run_key(dataclasses.replace(tiny, name="other")) == study.run_key(tiny)
 
 
 def test_run_groups_returns_each_groups_runs_in_order(tiny, tmp_path):

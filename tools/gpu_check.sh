@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The GPU check, prepared to run unattended on a bare GPU machine (torch preinstalled at
-# python3, no network) in about 8 minutes (time limits per step: 180 + 120 + 210 s):
+# python3, no network) in about 14 minutes (time limits per step: 180 + 120 + 240 + 2 x 300 s):
 #   1. the unit tests on CUDA (tests/test_cuda.py must pass, not skip; then the rest),
 #   2. the benchmark at the quick and full sizes, fp32 and bf16 (samples/s, achieved TFLOP/s,
 #      the fraction of the bf16 peak you pass, the ratio to the nn.TransformerEncoder twin),
-#   3. one chapter in the full profile through nbmake,
+#   3. the cohort benchmark: E = 1 to 256 runs at the quick size, 1 to 16 at full (per-run
+#      speed-up against separate models, TFLOP/s, fraction of the bf16 peak), and with
+#      torch.compile at the largest E,
+#   4. two whole chapters in the full profile through nbmake (their cells print the expected
+#      time of the cost model beside the real one),
 # and writes report.md (plus each step's log and bench.json) into the output folder.
 #
 #   tools/gpu_wheels.sh                      # here, once: the wheels the machine lacks -> .whl/
@@ -22,7 +26,8 @@ OUTDIR=${OUT:-_build/gpu_check}
 WHEELS=.whl
 PEAK_TFLOPS=790          # bf16 dense matmul measured on an H200 (research notes, section 8)
 CHAPTER=01_leaky
-STEPS=tests,bench,chapter
+CHAPTERS="02_algebra 03_fixed"   # whole chapters at full: the cohort engine's path on a GPU
+STEPS=tests,bench,cohort,chapter,chapters
 DRY=0
 ALLOW_CPU=0
 BENCH_ARGS=""
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --wheels) WHEELS=$2; shift 2 ;;
     --peak-tflops) PEAK_TFLOPS=$2; shift 2 ;;
     --chapter) CHAPTER=$2; shift 2 ;;
+    --chapters) CHAPTERS=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
     --bench-args) BENCH_ARGS=$2; shift 2 ;;
     --allow-cpu) ALLOW_CPU=1; shift ;;
@@ -43,7 +49,7 @@ while [ $# -gt 0 ]; do
 done
 case "$PEAK_TFLOPS" in ''|*[!0-9.]*) echo "--peak-tflops must be a number of TFLOP/s; got '$PEAK_TFLOPS'" >&2; exit 2 ;; esac
 for s in ${STEPS//,/ }; do
-  case "$s" in tests|bench|chapter) ;; *) echo "--steps takes tests,bench,chapter; got '$s'" >&2; exit 2 ;; esac
+  case "$s" in tests|bench|cohort|chapter|chapters) ;; *) echo "--steps takes tests,bench,cohort,chapter,chapters; got '$s'" >&2; exit 2 ;; esac
 done
 [ -f "book/$CHAPTER.ipynb" ] || { echo "no chapter book/$CHAPTER.ipynb" >&2; exit 2; }
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
@@ -57,7 +63,9 @@ else
 fi
 has tests && PLAN+=("tests: $PY -m pytest tests/test_cuda.py, then tests/ --ignore=tests/browser --ignore=tests/test_book.py --ignore=tests/test_install_cell.py")
 has bench && PLAN+=("bench: $PY benchmarks/bench_train.py --profiles quick full --precision fp32 bf16 --peak-tflops $PEAK_TFLOPS $BENCH_ARGS")
+has cohort && PLAN+=("cohort: $PY benchmarks/bench_cohort.py --peak-tflops $PEAK_TFLOPS --compile")
 has chapter && PLAN+=("chapter: RESMIX_PROFILE=full $PY -m pytest --nbmake --nbmake-timeout=200 book/$CHAPTER.ipynb")
+has chapters && PLAN+=("chapters: RESMIX_PROFILE=full $PY -m pytest --nbmake --nbmake-timeout=280 --durations=0 $(for c in $CHAPTERS; do printf 'book/%s.ipynb ' "$c"; done)")
 PLAN+=("report: $OUTDIR/report.md")
 if [ "$DRY" = 1 ]; then
   printf '%s\n' "${PLAN[@]}"
@@ -112,9 +120,16 @@ if has bench; then
   step bench 120 "$PY" benchmarks/bench_train.py --profiles quick full --precision fp32 bf16 \
     --peak-tflops "$PEAK_TFLOPS" --json "$OUTDIR/bench.json" $BENCH_ARGS
 fi
+if has cohort; then
+  step cohort 240 "$PY" benchmarks/bench_cohort.py --peak-tflops "$PEAK_TFLOPS" --compile --json "$OUTDIR/cohort.json"
+fi
 if has chapter; then
   step chapter 210 env RESMIX_PROFILE=full "$PY" -m pytest -p no:cacheprovider -q --nbmake \
     --nbmake-timeout=200 "book/$CHAPTER.ipynb"
+fi
+if has chapters; then
+  step chapters 600 env RESMIX_PROFILE=full "$PY" -m pytest -p no:cacheprovider -q --nbmake \
+    --nbmake-timeout=280 --durations=0 $(for c in $CHAPTERS; do printf 'book/%s.ipynb ' "$c"; done)
 fi
 "$PY" tools/gpu_report.py "$OUTDIR" --chapter "$CHAPTER" --seconds $(( $(date +%s) - START )) "${STATUS[@]}" || exit 1
 cat "$OUTDIR/report.md"

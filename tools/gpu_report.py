@@ -23,6 +23,19 @@ def _summary(log: Path) -> str:
     return "; ".join(found) if found else (lines[-1] if lines else "empty log")
 
 
+def cohort_table(cohort: dict) -> list[str]:
+    """Markdown rows of benchmarks/bench_cohort.py: one per size and cohort size E."""
+    peak = cohort.get("peak_gflops")
+    rows = ["| size | precision | E | samples/s, cohort | samples/s, separate | per-run speed-up | TFLOP/s cohort | of peak |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in cohort["results"]:
+        frac = f"{r['achieved_gflops']['cohort'] / peak:.1%}" if peak else "-"
+        rows.append(f"| {r['size']} | {r['precision']}{' (compiled)' if r.get('compiled') else ''} | {r['E']} "
+                    f"| {r['samples_per_s']['cohort']:.0f} | {r['samples_per_s']['separate']:.0f} | {r['ratio']:.2f}x "
+                    f"| {r['achieved_gflops']['cohort'] / 1e3:.2f} | {frac} |")
+    return rows
+
+
 def bench_table(bench: dict) -> list[str]:
     """Markdown rows: one per profile, precision and model."""
     peak = bench.get("peak_gflops")
@@ -50,7 +63,9 @@ def report(out: Path, steps: dict[str, tuple[int, int]], chapter: str, seconds: 
         except json.JSONDecodeError:
             lines += ["Machine: env.txt unreadable:", "", "```", env.read_text()[-1000:], "```", ""]
     what = {"tests": "unit tests (tests/test_cuda.py, then the rest)", "bench": "benchmark, quick and full sizes",
-            "chapter": f"chapter {chapter} in the full profile (nbmake)"}
+            "cohort": "cohort benchmark (E runs as one model against E separate ones)",
+            "chapter": f"chapter {chapter} in the full profile (nbmake)",
+            "chapters": "whole chapters in the full profile (nbmake)"}
     lines += ["| step | result | seconds | summary |", "|---|---|---|---|"]
     for name, (rc, secs) in steps.items():
         result = "ok" if rc == 0 else ("timed out" if rc in (124, 137) else f"failed (exit {rc})")
@@ -63,6 +78,10 @@ def report(out: Path, steps: dict[str, tuple[int, int]], chapter: str, seconds: 
         peak = b.get("peak_gflops")
         lines += ["", "## Benchmark", "", f"Training steps (forward, backward, AdamW); bf16 peak taken as "
                   f"{peak / 1e3:g} TFLOP/s." if peak else "Training steps; no peak given.", "", *bench_table(b)]
+    cohort = out / "cohort.json"
+    if cohort.exists():
+        lines += ["", "## Cohorts", "", "One training step of E runs as one stacked model against E separate models.", "",
+                  *cohort_table(json.loads(cohort.read_text()))]
     return "\n".join(lines) + "\n"
 
 
