@@ -146,7 +146,8 @@ def band_envelope(wave: Tensor, sample_rate: int, n_bands: int = 12, low_hz: flo
     if not isinstance(sample_rate, int) or sample_rate < 1:
         raise ValueError(f"sample_rate must be a positive integer (Hz); got {sample_rate!r}")
     n_fft = min(n_fft, 1 << (wave.shape[1].bit_length() - 1))  # a clip shorter than n_fft: one frame
-    p = _power_frames(wave, n_fft).mean(-1).double()  # (B, F), Welch average over frames
+    scale = _pow2_scale(wave.float())  # (B, 1): the spectrum of a quiet clip would underflow in float32
+    p = _power_frames(wave.float() / scale, n_fft).mean(-1).double() * scale.double() ** 2  # (B, F), Welch average
     freqs = torch.arange(p.shape[1], dtype=torch.float64) * sample_rate / n_fft
     edges = torch.logspace(math.log10(low_hz), math.log10(sample_rate / 2), n_bands + 1, dtype=torch.float64)
     band = torch.bucketize(freqs, edges, right=True) - 1  # (F,): -1 below low_hz, n_bands at Nyquist

@@ -240,3 +240,14 @@ def test_band_envelope_finds_a_tone_and_the_distance_ignores_level():
     assert (M.envelope_distance(M.band_envelope(tone.expand(2, -1), sr), e) > 10).all()
     with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
         M.band_envelope(noise, 0)
+
+
+def test_band_envelope_of_a_quiet_clip_is_its_loud_copy_lowered():
+    """Probe (issue 20): the band envelope's float32 spectrum underflowed for a clip at RMS 1e-23: every
+    band read as one floor, so envelope_distance, documented as level-free, compared floors."""
+    from resmix.data import make_pairs
+    x, y = make_pairs(4)
+    loud, quiet = M.band_envelope(x, 8000), M.band_envelope(x * 1e-22, 8000)
+    torch.testing.assert_close(quiet, loud - 440.0, rtol=0, atol=1e-3)
+    torch.testing.assert_close(M.envelope_distance(quiet, M.band_envelope(y * 1e-22, 8000)),
+                               M.envelope_distance(loud, M.band_envelope(y, 8000)), rtol=0, atol=1e-3)
