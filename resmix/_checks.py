@@ -1,6 +1,8 @@
 """Input checks shared by the package: errors say what was expected."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -30,6 +32,13 @@ def check_same_shape(layout: str, **tensors: Tensor) -> None:
     if len({tuple(s) for s in shapes.values()}) > 1:
         detail = ", ".join(f"{k} {s}" for k, s in shapes.items())
         raise ValueError(f"{' and '.join(shapes)} must have the same shape {layout}; got {detail}")
+
+
+def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
+    """Require a positive integer number of Hz (not a bool, a float or the text ``"8000"``)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1:
+        raise ValueError(f"{name} must be a positive integer (Hz); got {sample_rate!r} ({type(sample_rate).__name__})")
+    return int(sample_rate)
 
 
 def check_pairs(data: object, name: str) -> tuple[Tensor, Tensor]:

@@ -15,6 +15,7 @@ import functools
 import math
 import numbers
 import os
+import re
 import typing
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,6 +32,9 @@ OPTIMIZERS = ("adamw", "adam")
 NOVELTY_REDUCES = ("max", "mean")
 NOVELTY_REFERENCES = ("input+output1", "input")
 PROFILES = ("quick", "full", "t4")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what TrainConfig.device takes (N: a CUDA device index)
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
+SEED_LIMIT = 2 ** 63  # seeds must fit a signed 64-bit integer: torch.manual_seed and NumPy take them all
 # Where DataConfig's clips come from; the real corpora live in resmix.corpora.
 SOURCES = ("synthetic", "music", "chorales")
 
@@ -89,6 +93,50 @@ def _check_range(cfg: Any, name: str, low: float | None = None, high: float | No
         raise ValueError(f"{type(cfg).__name__}.{name} must be {noun} {allowed}".rstrip() + f"; got {value!r}")
 
 
+def _check_seed(cfg: Any) -> None:
+    """A seed torch and NumPy both take: 2**64 passed the config and failed in ``train()`` with an overflow."""
+    if not 0 <= cfg.seed < SEED_LIMIT:
+        raise ValueError(f"{type(cfg).__name__}.seed must be an integer >= 0 and < 2**63; got {cfg.seed!r}")
+
+
+def _check_device(name: str) -> None:
+    if not _DEVICE.fullmatch(name):
+        raise ValueError(f"TrainConfig.device must be one of {', '.join(repr(d) for d in DEVICES)} "
+                         f"(N: a CUDA device index); got {name!r}")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The configured device is not there: a CPU-only torch asked for CUDA, a missing GPU index, no MPS."""
+
+
+def resolve_device(name: str = "auto"):
+    """The ``torch.device`` for ``TrainConfig.device``: ``"auto"`` is CUDA when available, else CPU.
+
+    Raises :class:`DeviceUnavailableError` naming the fix when the device is not available here
+    (torch's own message is an ``AssertionError`` from deep inside the first ``.to()``).
+    """
+    import torch
+    _check_device(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    fix = "set train.device='auto' (CUDA when available, else CPU) or 'cpu'"
+    if device.type == "cuda":
+        if torch.version.cuda is None:
+            raise DeviceUnavailableError(
+                f"train.device={name!r}, but this torch ({torch.__version__}) is a CPU-only build; {fix}, or "
+                "install a CUDA build of torch (https://pytorch.org/get-started/locally/)")
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError(f"train.device={name!r}, but torch sees no CUDA device (no driver, or "
+                                         f"CUDA_VISIBLE_DEVICES hides them); {fix}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceUnavailableError(f"train.device={name!r}, but this machine has "
+                                         f"{torch.cuda.device_count()} CUDA device(s), numbered from 0; {fix}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailableError(f"train.device={name!r}, but MPS (Apple GPUs) is not available here; {fix}")
+    return device
+
+
 @dataclass(frozen=True)
 class DataConfig:
     sample_rate: int = 8000  # 8 kHz keeps clips short while still sounding musical
@@ -120,7 +168,7 @@ class DataConfig:
         _check_range(self, "n_val", 2)  # input dependence compares clips: at least two held-out pairs
         for name in ("clip_seconds", "rms"):
             _check_range(self, name, 0, low_open=True)
-        _check_range(self, "seed", 0)  # NumPy's generators take seeds >= 0
+        _check_seed(self)  # NumPy's generators take seeds >= 0
         if self.n_samples < self.frame_size:
             raise ValueError(
                 f"DataConfig.clip_seconds={self.clip_seconds} at {self.sample_rate} Hz gives "
@@ -246,7 +294,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # clip the global gradient norm; 0 turns clipping off
     seed: int = 0  # model initialisation and batch order
     amp: bool = False  # bf16 autocast on CUDA and CPU; full only: on CPU it speeds a full step, slows a quick one
-    device: str = "auto"  # "auto": CUDA when available, else CPU
+    device: str = "auto"  # "auto": CUDA when available, else CPU; or "cpu", "cuda", "cuda:N", "mps"
     # CPU threads of the run. Part of the run's settings (and key) because the thread
     # count changes how float sums are split, and so the last digits of every number;
     # 1: a grid gives the same numbers serially or in worker processes side by side.
@@ -263,7 +311,8 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
         _check_range(self, "grad_clip", 0)
-        _check_range(self, "seed", 0)
+        _check_seed(self)
+        _check_device(self.device)  # checked here, so a typo fails at --list, not after the data is made
 
 
 @dataclass(frozen=True)

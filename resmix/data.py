@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 from torch import Tensor
 
-from ._checks import check_same_shape, check_tensor
+from ._checks import check_same_shape, check_sample_rate, check_tensor
 from ._io import atomic_path
 from .config import DataConfig
 
@@ -90,8 +90,8 @@ def make_pairs(n: int, cfg: DataConfig | None = None, seed: int = 0) -> tuple[Te
         ``(input, target)``, each ``[n, N]`` float32 with ``N = cfg.n_samples``.
     """
     cfg = cfg or DataConfig()
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (pairs); got {n!r}")
     rng = np.random.default_rng(seed)
     t = np.arange(cfg.n_samples) / cfg.sample_rate
     inputs = np.stack([_normalise(_input_clip(rng, t, cfg.sample_rate), cfg.rms) for _ in range(n)])
@@ -150,6 +150,11 @@ def mix_correlated(input: Tensor, target: Tensor, rho: float) -> Tensor:
     check_same_shape("[B, N]", input=input, target=target)
     if not -1.0 <= rho <= 1.0:
         raise ValueError(f"rho must lie in [-1, 1]; got {rho}")
+    for name, w in (("input", input), ("target", target)):  # a silent clip has no direction: NaN, silently
+        silent = (w == 0).all(-1)
+        if silent.any():
+            raise ValueError(f"{name} clips {silent.nonzero().flatten().tolist()} are silent; a correlation "
+                             "needs clips with some signal")
     unit = lambda w: w / w.pow(2).mean(-1, keepdim=True).sqrt()  # noqa: E731
     rms = target.pow(2).mean(-1, keepdim=True).sqrt()
     return rms * (rho * unit(input) + (1 - rho ** 2) ** 0.5 * unit(target))
@@ -159,7 +164,7 @@ def frame(wave: Tensor, frame_size: int) -> Tensor:
     """Cut waveforms into non-overlapping frames: ``[B, N] -> [B, D, T]``, D = frame_size."""
     check_tensor(wave, "wave", 2, "[B, N]")
     B, N = wave.shape
-    if frame_size < 1 or N % frame_size:
+    if isinstance(frame_size, bool) or not isinstance(frame_size, (int, np.integer)) or frame_size < 1 or N % frame_size:
         raise ValueError(f"wave length N={N} must be a positive multiple of frame_size={frame_size}")
     return wave.reshape(B, N // frame_size, frame_size).transpose(1, 2)  # (B, D, T)
 
@@ -231,13 +236,21 @@ def _declared_frames(path: str | os.PathLike, info) -> int | None:
 def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[Tensor, int]:
     """Read a mono WAV as ``[N]`` float32 in [-1, 1].
 
-    Raises ``ValueError`` (naming the file) when the file has more than one channel,
+    Raises ``FileNotFoundError`` for a missing file, ``ValueError`` (naming the file) when it is
+    not audio, when ``sample_rate`` is not a positive integer, when it has more than one channel,
     when ``sample_rate`` is given and the file's rate differs (resample it first),
     when it is shorter than its header says (truncated), or when a float WAV holds
     NaN, infinite or out-of-range samples (nothing is clipped or repaired silently).
     """
-    info = sf.info(str(path))
-    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate)  # "8000" read as "expected 8000 Hz; got 8000 Hz"
+    with open(path, "rb"):  # a missing, unreadable or directory path fails here with its own name
+        pass
+    try:
+        info = sf.info(str(path))
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.SoundFileError as e:
+        raise ValueError(f"{path}: not a readable audio file ({e}); expected a mono WAV") from None
     if data.shape[1] != 1:
         raise ValueError(f"{path}: expected a mono WAV (1 channel); got {data.shape[1]} channels")
     if sample_rate is not None and sr != sample_rate:
@@ -258,8 +271,35 @@ def load_wav(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[T
     return torch.from_numpy(data[:, 0].copy()), sr
 
 
+def _wav_files(folder: Path) -> dict[str, Path]:
+    """``{name with its suffix as ".wav": path}`` of the WAV files in ``folder``, ``.wav`` in any case.
+
+    ``glob("*.wav")`` is case-sensitive on Linux: ``b.WAV`` was silently left out.
+    """
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() == ".wav" and p.is_file():
+            name = p.stem + ".wav"
+            if name in out:
+                raise ValueError(f"{folder}: {out[name].name} and {p.name} differ only in the case of their "
+                                 "suffix; keep one of them")
+            out[name] = p
+    return out
+
+
+def _case_hint(missing: list[str]) -> str:
+    """A hint when unmatched names differ only in case (``A.wav`` against ``a.wav``)."""
+    lower: dict[str, list[str]] = {}
+    for m in missing:
+        lower.setdefault(m.lower(), []).append(m)
+    same = [v for v in lower.values() if len(v) > 1]
+    return f"; these differ only in case (names are case-sensitive): {same}" if same else ""
+
+
 class WavPairFolder(torch.utils.data.Dataset):
     """(input, target) pairs from ``root/input/*.wav`` and ``root/target/*.wav`` with matching names.
+
+    The suffix may be in any case (``a.WAV`` pairs with ``a.wav``); the names before it must match exactly.
 
     All files must be mono at ``sample_rate`` (``None``: at the rate of the first file,
     which ``self.sample_rate`` then holds); each pair must have the same length.
@@ -275,16 +315,20 @@ class WavPairFolder(torch.utils.data.Dataset):
         inp, tgt = root / "input", root / "target"
         if not inp.is_dir() or not tgt.is_dir():
             raise ValueError(f"{root} must contain folders input/ and target/ of WAV files")
-        names = sorted(p.name for p in inp.glob("*.wav"))
-        missing = sorted(set(names) ^ {p.name for p in tgt.glob("*.wav")})
+        inputs, targets = _wav_files(inp), _wav_files(tgt)
+        missing = sorted(set(inputs) ^ set(targets))
         if missing:
-            raise ValueError(f"{root}: every input needs a target of the same name; unmatched: {missing}")
-        if not names:
-            raise ValueError(f"{root}/input holds no .wav files")
+            raise ValueError(f"{root}: every input needs a target of the same name; unmatched: "
+                             f"{[(inputs.get(m) or targets[m]).name for m in missing]}{_case_hint(missing)}")
+        if not inputs:
+            others = sorted(p.name for p in inp.iterdir() if p.is_file())
+            raise ValueError(f"{root}/input holds no .wav files" + (f" (it holds {len(others)} other files, e.g. "
+                             f"{others[0]}: convert them to WAV)" if others else ""))
+        names = sorted(inputs)
         pairs = []
         for name in names:
-            x, sample_rate = load_wav(inp / name, sample_rate)  # None: the first file's rate binds the rest
-            y, _ = load_wav(tgt / name, sample_rate)
+            x, sample_rate = load_wav(inputs[name], sample_rate)  # None: the first file's rate binds the rest
+            y, _ = load_wav(targets[name], sample_rate)
             if len(x) != len(y):
                 raise ValueError(f"{name}: input has {len(x)} samples, target {len(y)}; expected equal lengths")
             if n_samples is not None:
@@ -295,7 +339,7 @@ class WavPairFolder(torch.utils.data.Dataset):
         lengths = {len(x) for x, _ in pairs}
         if len(lengths) > 1:
             raise ValueError(f"{root}: clips have different lengths {sorted(lengths)}; pass n_samples to cut them")
-        self.names, self.pairs, self.sample_rate = names, pairs, sample_rate
+        self.names, self.pairs, self.sample_rate = [inputs[n].name for n in names], pairs, sample_rate
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import Experiment
+from .config import Experiment, resolve_device  # noqa: F401 (resolve_device: also this module's API)
 from ._version import __version__
 
 ENGINE = "cohort-1"  # the training engine's version, in every result's provenance
@@ -59,13 +59,6 @@ class History:
     def steps_per_epoch(self) -> int:
         """Optimizer steps in one epoch (one pass over the training pairs)."""
         return round(self.records[0]["step"] / self.records[0]["epoch"]) if self.records else 0
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def provenance(device: torch.device) -> dict[str, Any]:

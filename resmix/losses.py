@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_same_shape
+from ._checks import check_same_shape, check_sample_rate
 from .config import CORR_AXES, LossConfig
 from .data import unframe
 from .models import StageOutputs
@@ -174,6 +174,7 @@ def mrstft_loss(output: Tensor, target: Tensor, sample_rate: int) -> Tensor:
     Shape: waveforms ``[B, N]`` or model tensors ``[B, D, T]``.
     """
     check_same_shape("[B, N]", output=output, target=target)
+    check_sample_rate(sample_rate)  # 0 or negative scaled every window to its 16-sample floor
     x = unframe(output) if output.ndim == 3 else output
     y = unframe(target) if target.ndim == 3 else target
     return _mrstft(x.unsqueeze(0), y.unsqueeze(0), sample_rate)[0]

@@ -3,6 +3,12 @@
 ``rms``, ``pearson`` and ``leak_probe`` take any ``[B, ...]`` (waveforms ``[B, N]``
 or model tensors ``[B, D, T]``): they flatten everything but the batch. The
 spectral metrics take waveforms ``[B, N]``.
+
+Quiet signals: float32 squares underflow below about 1e-19 (an output at RMS 1e-22 squares
+to 1e-44, a denormal, or 0), which is where a collapsing run's outputs go. Every sum of
+squares here is taken after dividing each item by a power of two near its peak
+(``_pow2_scale``): the division is exact, so ordinary signals give the same bits as
+without it, and the scale-free metrics stay scale-free down to float32's smallest numbers.
 """
 from __future__ import annotations
 
@@ -24,9 +30,29 @@ def _flat(x: Tensor, name: str, finite: bool = True) -> Tensor:
     return x.reshape(x.shape[0], -1).float()  # (B, M)
 
 
+def _pow2_scale(x: Tensor, dim: int | None = -1) -> Tensor:
+    """A power of two ``S`` in ``(peak / 2, peak]`` of ``|x|`` per row (``dim=-1``: ``[B, M] -> [B, 1]``),
+    or over the whole tensor (``dim=None``: 0-d); 1 where ``x`` is all zeros.
+
+    ``x / S`` is exact (only the exponent changes) and lies in ``(-2, 2]``: its squares neither
+    underflow nor overflow in float32. Detached: a function of ``x / S`` that is invariant to
+    ``S`` has the same value and gradient with ``S`` held fixed.
+    """
+    a = x.detach().abs()
+    peak = a.amax() if dim is None else a.amax(dim, keepdim=True)
+    _, exponent = torch.frexp(peak)  # peak = m * 2**exponent, 0.5 <= m < 1
+    scale = torch.ldexp(torch.ones_like(peak), exponent - 1)  # never inf: exponent - 1 <= 127
+    return torch.where(peak > 0, scale, torch.ones_like(peak))
+
+
 def rms(x: Tensor) -> Tensor:
-    """Root mean square per item: ``[B, ...] -> [B]`` (the mean is included: DC counts)."""
-    return _flat(x, "x").pow(2).mean(-1).sqrt()
+    """Root mean square per item: ``[B, ...] -> [B]`` (the mean is included: DC counts).
+
+    Exact for quiet items too (an item at RMS 1e-22 reads 1e-22, not 0: module docstring).
+    """
+    x = _flat(x, "x")  # (B, M)
+    scale = _pow2_scale(x)  # (B, 1)
+    return (x / scale).pow(2).mean(-1).sqrt() * scale.squeeze(-1)
 
 
 def pearson(a: Tensor, b: Tensor, eps: float = 0.0, finite: bool = True) -> Tensor:
@@ -34,23 +60,34 @@ def pearson(a: Tensor, b: Tensor, eps: float = 0.0, finite: bool = True) -> Tens
 
     With ``eps = 0`` a constant item gives NaN (0/0); with ``eps > 0`` the value is
     ``rho * s / (s + eps)`` for ``s = s_a * s_b``, which falls to 0 as either signal
-    shrinks. Chapter 4 shows why that matters.
+    shrinks. Chapter 4 shows why that matters. Each item is scaled by a power of two first
+    (module docstring): the same bits for ordinary signals, and no 0/0 or inf at RMS 1e-22.
     """
     check_same_shape("[B, ...]", a=a, b=b)
     a, b = _flat(a, "a", finite), _flat(b, "b", finite)
+    sa, sb = _pow2_scale(a), _pow2_scale(b)  # (B, 1) each; exact divisions
+    a, b = a / sa, b / sb
     a = a - a.mean(-1, keepdim=True)
     b = b - b.mean(-1, keepdim=True)
     cov = (a * b).mean(-1)
-    return cov / (a.pow(2).mean(-1).sqrt() * b.pow(2).mean(-1).sqrt() + eps)
+    s = a.pow(2).mean(-1).sqrt() * b.pow(2).mean(-1).sqrt()
+    if eps:  # eps in the scaled units: cov / (s_a s_b + eps) exactly; 0 where the scales underflow
+        s = s + (eps / sa.squeeze(-1)) / sb.squeeze(-1)
+    return cov / s
 
 
 def rms_ratio_db(output: Tensor, reference: Tensor) -> Tensor:
-    """Level of ``output`` relative to ``reference`` in dB, ``20 log10(rms_out / rms_ref)``: ``[B]``."""
+    """Level of ``output`` relative to ``reference`` in dB, ``20 log10(rms_out / rms_ref)``: ``[B]``.
+
+    Levels below RMS 1e-12 (-240 dBFS) read as 1e-12: silence is a finite number of dB.
+    """
     return 20 * torch.log10(rms(output).clamp_min(1e-12) / rms(reference).clamp_min(1e-12))
 
 
 def _power_frames(wave: Tensor, n_fft: int) -> Tensor:
     check_tensor(wave, "wave", 2, "[B, N]")
+    if isinstance(n_fft, bool) or not isinstance(n_fft, int) or n_fft < 4:
+        raise ValueError(f"n_fft must be an integer >= 4 (its hop is n_fft // 4); got {n_fft!r}")
     if wave.shape[1] < n_fft:
         raise ValueError(f"wave must have at least n_fft={n_fft} samples [B, N]; got {list(wave.shape)}")
     window = torch.hann_window(n_fft, device=wave.device)
@@ -84,10 +121,13 @@ def log_spectral_distance(output: Tensor, reference: Tensor, n_fft: int = 256,
 
     Both power spectra are floored at ``floor_db`` below the reference's peak power, so
     bins far below audibility (clean synthetic signals have many near-zero bins) do
-    not dominate the distance.
+    not dominate the distance. Both are taken in units of the reference's peak, so the
+    distance of a quiet pair is that of its loud copy.
     """
     check_same_shape("[B, N]", output=output, reference=reference)
-    p, q = _power_frames(reference, n_fft), _power_frames(output, n_fft)
+    check_tensor(reference, "reference", 2, "[B, N]")
+    scale = _pow2_scale(reference.float())  # (B, 1): both spectra in the reference's units, exactly
+    p, q = _power_frames(reference.float() / scale, n_fft), _power_frames(output.float() / scale, n_fft)
     floor = p.amax(dim=(1, 2), keepdim=True) * 10 ** (floor_db / 10) + 1e-20
     p, q = p.clamp_min(floor), q.clamp_min(floor)
     return (10 * torch.log10(p / q)).pow(2).mean(1).sqrt().mean(-1)
@@ -106,7 +146,8 @@ def band_envelope(wave: Tensor, sample_rate: int, n_bands: int = 12, low_hz: flo
     if not isinstance(sample_rate, int) or sample_rate < 1:
         raise ValueError(f"sample_rate must be a positive integer (Hz); got {sample_rate!r}")
     n_fft = min(n_fft, 1 << (wave.shape[1].bit_length() - 1))  # a clip shorter than n_fft: one frame
-    p = _power_frames(wave, n_fft).mean(-1).double()  # (B, F), Welch average over frames
+    scale = _pow2_scale(wave.float())  # (B, 1): the spectrum of a quiet clip would underflow in float32
+    p = _power_frames(wave.float() / scale, n_fft).mean(-1).double() * scale.double() ** 2  # (B, F), Welch average
     freqs = torch.arange(p.shape[1], dtype=torch.float64) * sample_rate / n_fft
     edges = torch.logspace(math.log10(low_hz), math.log10(sample_rate / 2), n_bands + 1, dtype=torch.float64)
     band = torch.bucketize(freqs, edges, right=True) - 1  # (F,): -1 below low_hz, n_bands at Nyquist
@@ -186,6 +227,8 @@ def leak_probe(output: Tensor, input: Tensor, target: Tensor) -> LeakProbe:
 
 def level_meter(level: float, width: int = 40, floor_db: float = -60.0) -> str:
     """A text bar for an RMS level: full at 0 dBFS, empty at ``floor_db``."""
+    if not (isinstance(level, (int, float)) and level >= 0):  # NaN failed as "cannot convert float NaN to integer"
+        raise ValueError(f"level must be an RMS level >= 0; got {level!r}")
     db = 20 * math.log10(max(level, 1e-12))
     filled = round(width * min(max((db - floor_db) / -floor_db, 0.0), 1.0))
     return "█" * filled + "·" * (width - filled)
@@ -215,6 +258,7 @@ def common_share(output: Tensor) -> Tensor:
     y = _flat(output, "output")  # (B, M)
     if y.shape[0] < 2:
         raise ValueError(f"common_share needs at least 2 clips [B, ...]; got {list(output.shape)}")
+    y = y / _pow2_scale(y, dim=None)  # one scale for the batch: the ratio compares clips
     total = y.pow(2).sum()
     if total == 0:
         return torch.tensor(float("nan"))  # silence has no power to share
@@ -255,10 +299,11 @@ def swap_sensitivity(model, input: Tensor, target: Tensor, batch_dim: int = 0) -
         return out.flatten(batch_dim + 1).float()  # (..., B, D*T)
 
     base = run(input, target)
-    norm = base.norm(dim=-1).clamp_min(1e-12)
+    scale = _pow2_scale(base)  # (..., B, 1): a relative change of a quiet output is read as of its loud copy
+    norm = (base / scale).norm(dim=-1).clamp_min(1e-12)
     rolled_x, rolled_y = input.roll(1, batch_dim), target.roll(1, batch_dim)
-    return SwapSensitivity((run(rolled_x, target) - base).norm(dim=-1) / norm,
-                           (run(input, rolled_y) - base).norm(dim=-1) / norm)
+    return SwapSensitivity(((run(rolled_x, target) - base) / scale).norm(dim=-1) / norm,
+                           ((run(input, rolled_y) - base) / scale).norm(dim=-1) / norm)
 
 
 @dataclass
@@ -283,8 +328,9 @@ def lagged_correlation(a: Tensor, b: Tensor, max_lag: int) -> LaggedCorrelation:
     check_same_shape("[B, N]", a=a, b=b)
     a, b = _flat(a, "a"), _flat(b, "b")
     n = a.shape[1]
-    if not 0 <= max_lag < n:
-        raise ValueError(f"max_lag must lie in 0..{n - 1} samples; got {max_lag}")
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or not 0 <= max_lag < n:
+        raise ValueError(f"max_lag must be an integer in 0..{n - 1} samples; got {max_lag!r}")
+    a, b = a / _pow2_scale(a), b / _pow2_scale(b)  # quiet items: no underflow (module docstring)
     a = a - a.mean(-1, keepdim=True)
     b = b - b.mean(-1, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero padding: linear, not circular, correlation
@@ -310,9 +356,12 @@ def predicted_abs_correlation(a: Tensor, b: Tensor, max_lag: int | None = None) 
     a, b = _flat(a, "a"), _flat(b, "b")
     n = a.shape[1]
     max_lag = n // 4 if max_lag is None else max_lag
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or not 0 <= max_lag < n:
+        raise ValueError(f"max_lag must be an integer in 0..{n - 1} samples; got {max_lag!r}")
     size = 1 << (2 * n - 1).bit_length()
 
     def autocorr(x):
+        x = x / _pow2_scale(x)  # r is normalised by r[0]: the scale cancels, underflow does not happen
         x = x - x.mean(-1, keepdim=True)
         f = torch.fft.rfft(x, size)
         r = torch.fft.irfft(f * f.conj(), size)[:, : max_lag + 1]  # (B, max_lag+1), lags 0..max_lag

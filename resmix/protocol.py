@@ -26,9 +26,11 @@ Verdict rules: :func:`c7_verdict` and :func:`c8_verdict` (their docstrings state
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from .config import Experiment
@@ -36,7 +38,7 @@ from .criteria import COLLAPSE, STATS, VERDICT_RULES
 from .data import frame, held_out
 from .diagnostics import output_scale_for, untrained_level_db
 from .score import RemedyScore, remedy_score
-from .stats import PairedDifference, paired_difference, values_by_seeds
+from .stats import METHODS, PairedDifference, paired_difference, seeds_of, values_by_seeds
 from .study import load_model
 
 SEEDS = tuple(range(STATS.min_seeds))  # model seeds 0-4
@@ -98,9 +100,72 @@ def remedy_configs(exp: Experiment) -> dict[str, Experiment]:
             "variance 0.1": replace(base.with_(loss={"variance": VARIANCE_WEIGHT}), name="c8-variance")}
 
 
+def _record_at(history: Any, epoch: int) -> dict[str, float]:
+    """The record after ``epoch`` (1-based; clipped to the run's last epoch)."""
+    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 1:
+        raise ValueError(f"epoch must be an integer >= 1 (epochs count from 1); got {epoch!r}")
+    if not history.records:
+        raise ValueError(f"run {history.experiment.name!r} has no records; expected at least one epoch")
+    return history.records[min(int(epoch), len(history.records)) - 1]
+
+
 def level_at(history: Any, epoch: int) -> float:
-    """Output level (dB re target) after ``epoch`` (1-based; clipped to the run's last epoch)."""
-    return float(history.records[min(epoch, len(history.records)) - 1]["val_rms_ratio_db"])
+    """Output level (dB re target) after ``epoch`` (1-based; clipped to the run's last epoch).
+
+    Raises ValueError for an epoch below 1 (0 or a negative one would silently read the end).
+    """
+    return float(_record_at(history, epoch)["val_rms_ratio_db"])
+
+
+def _settings(exp: Experiment) -> Experiment:
+    """``exp`` without what :func:`replicate` varies (name, model seed, data seed): one configuration's settings."""
+    return replace(exp, name="", train=replace(exp.train, seed=0), data=replace(exp.data, seed=0))
+
+
+def _check_method(method: str) -> None:
+    """Checked even where no interval is resampled (one pair: its own difference)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+
+
+def _check_runs(runs: Mapping[str, Sequence[Any]], known: Sequence[str], required: str, what: str) -> None:
+    """Require ``{name: histories}`` of known, distinct configurations, each replicated once per seed pair.
+
+    A misspelt name, a configuration without runs (or with a run without records), a run listed
+    twice (or two runs of one seed pair), runs of different settings under one name, or one
+    configuration's runs under two names would each change a verdict silently.
+    """
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"runs must map each {what} to its runs; got {type(runs).__name__}")
+    unknown = [n for n in runs if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; expected names among {list(known)}")
+    if required not in runs:
+        raise ValueError(f"runs must include the {what} {required!r}; got {list(runs)}")
+    settings: dict[str, Experiment] = {}
+    for name, hs in runs.items():
+        if len(hs) == 0:
+            raise ValueError(f"{what} {name!r} has no runs; expected at least one")
+        pairs: dict[tuple[int, int], str] = {}
+        for h in hs:
+            if not h.records:
+                raise ValueError(f"{what} {name!r}: run {h.experiment.name!r} has no records")
+            key = seeds_of(h)
+            if key in pairs:
+                raise ValueError(f"{what} {name!r} holds two runs of (seed, data seed) = {key} "
+                                 f"({pairs[key]!r} and {h.experiment.name!r}); expected each seed pair once")
+            pairs[key] = h.experiment.name
+        kinds = {_settings(h.experiment) for h in hs}
+        if len(kinds) > 1:
+            raise ValueError(f"{what} {name!r} mixes runs of {len(kinds)} different settings; expected one "
+                             "configuration replicated over seeds (protocol.replicate)")
+        settings[name] = kinds.pop()
+    names = list(settings)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if settings[a] == settings[b]:
+                raise ValueError(f"{what}s {a!r} and {b!r} hold runs of the same settings; expected "
+                                 "each configuration's own runs")
 
 
 @dataclass(frozen=True)
@@ -130,7 +195,7 @@ def _paired(treated: Sequence[Any], baseline: Sequence[Any], method: str) -> Pai
 
 def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None, method: str) -> ConfigSummary:
     at21 = [COLLAPSE.collapsed(r["val_rms_ratio_db"], r["val_corr_target"])
-            for r in (h.records[min(21, len(h.records)) - 1] for h in runs)]
+            for r in (_record_at(h, 21) for h in runs)]
     end = [COLLAPSE.collapsed(h.last["val_rms_ratio_db"], h.last["val_corr_target"]) for h in runs]
     diff = None
     if seed_runs is not None:
@@ -160,7 +225,12 @@ def c7_verdict(runs: Mapping[str, Sequence[Any]], method: str = STATS.method) ->
     ``method``: the bootstrap's (``resmix.stats``); with very few pairs ``"percentile"``, whose
     interval then spans the pairs' own differences: "below" means every pair is below. With a
     single pair (the scale check) the reading is that pair's difference.
+
+    ``runs`` may hold a subset of the configurations, the seed's setting among them; each
+    configuration needs at least one run, each seed pair once (else ValueError).
     """
+    _check_runs(runs, (SEED_SETTING, MATCHED_QUIET, STRONG), SEED_SETTING, "configuration")
+    _check_method(method)
     seed_runs = runs[SEED_SETTING]
     configs = {name: _summary(hs, None if name == SEED_SETTING else seed_runs, method) for name, hs in runs.items()}
     s = configs[SEED_SETTING]
@@ -173,6 +243,28 @@ def c7_verdict(runs: Mapping[str, Sequence[Any]], method: str = STATS.method) ->
                         f"quiet under: {', '.join(quiet)}", configs)
     return C7Result("refuted", f"the seed's setting collapses by epoch 21 in {s.collapsed_at_21}/{s.n} runs and no "
                     "pre-registered condition goes quiet", configs)
+
+
+REMEDIES = ("none", *RECONSTRUCTION_REMEDIES, "variance 0.1")  # the names of remedy_configs
+
+
+def _check_passed(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[bool]]) -> None:
+    """Require one real bool per run, under the runs' own names: a stale or extra flag, a string
+    ``"False"`` or a score of 0.7 would otherwise count as a pass."""
+    if not isinstance(passed, Mapping):
+        raise TypeError(f"passed must map each remedy to one bool per run; got {type(passed).__name__}")
+    if set(passed) != set(runs):
+        raise ValueError(f"passed must hold the remedies of runs, no more, no fewer; missing "
+                         f"{sorted(set(runs) - set(passed))}, extra {sorted(set(passed) - set(runs))}")
+    for name, hs in runs.items():
+        flags = list(passed[name])
+        if len(flags) != len(hs):
+            raise ValueError(f"passed[{name!r}] has {len(flags)} flags for {len(hs)} runs; expected one "
+                             "per run, in the runs' order")
+        bad = [f for f in flags if not isinstance(f, (bool, np.bool_))]
+        if bad:
+            raise TypeError(f"passed[{name!r}] must hold True or False per run (RemedyScore.passed); got "
+                            f"{bad[0]!r} ({type(bad[0]).__name__})")
 
 
 @dataclass(frozen=True)
@@ -207,13 +299,20 @@ def c8_verdict(runs: Mapping[str, Sequence[Any]], passed: Mapping[str, Sequence[
     - **refuted**: neither.
 
     ``method``: as in :func:`c7_verdict`.
+
+    ``runs`` holds ``"none"`` and any of the other remedies of :func:`remedy_configs` (an unknown
+    name is a ValueError, not a remedy that never passes); ``passed`` holds the same names, each
+    with one bool per run (``RemedyScore.passed``, in the runs' order).
     """
+    _check_runs(runs, REMEDIES, "none", "remedy")
+    _check_method(method)
+    _check_passed(runs, passed)
     base = runs["none"]
     base_quiet = sum(COLLAPSE.quiet(h.last["val_rms_ratio_db"]) for h in base) >= VERDICT_RULES.min_share * len(base)
     out = {}
     for name, hs in runs.items():
         diff = None if name == "none" else _paired(hs, base, method)
-        out[name] = RemedySummary(len(hs), sum(map(bool, passed[name])),
+        out[name] = RemedySummary(len(hs), sum(bool(f) for f in passed[name]),
                                   sum(h.last["val_rms_ratio_db"] for h in hs) / len(hs), diff)
     recon = [n for n in runs if n in RECONSTRUCTION_REMEDIES]
     passes = [n for n in recon if out[n].score_passed >= VERDICT_RULES.min_share * out[n].n]

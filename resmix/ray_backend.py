@@ -13,6 +13,8 @@ Ray is imported only here, so ``import resmix`` works without it.
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,6 +23,11 @@ from .history import History, NonFiniteLossError
 from .runner import run_cohort
 
 RunFn = Callable[[Sequence[Experiment], str], list[History]]
+
+
+class ClusterError(ConnectionError):
+    """The Ray cluster cannot be used: nothing listens at the address, its authentication refuses this
+    driver, or no node has the resources a run asks for. The message names the fix."""
 
 
 def _import_ray():
@@ -41,16 +48,139 @@ def _task(run: RunFn, exps: Sequence[Experiment], results: str, threads: int) ->
         return str(e)
 
 
+_attached: str | None = None  # the address connect() attached this process to (None: Ray's own lookup)
+CONNECT_TIMEOUT_S = 10.0  # how long connect() waits for an address to answer before saying nothing is there
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``"HOST:PORT"`` address; None for Ray's other forms (``auto``, ``ray://...``)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _check_listening(address: str, host: str, port: int) -> None:
+    """Refuse, within ``CONNECT_TIMEOUT_S``, an address where nothing listens (Ray logs GCS time-outs for minutes)."""
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise ClusterError(f"no Ray cluster answers at {address} ({e.strerror or type(e).__name__} within "
+                           f"{CONNECT_TIMEOUT_S:g} s): start one there (ray start --head --port {port}) or pass "
+                           "the address that `ray start` printed") from None
+
+
+def _probe(address: str) -> BaseException | None:
+    """What the cluster's GCS answers a client without Ray's driver machinery: None (it accepts this
+    process), the exception it raised, or :class:`ClusterError` when it does not answer in time."""
+    from ray._raylet import GcsClient
+    result: list[BaseException | None] = []
+
+    def ask() -> None:
+        try:
+            GcsClient(address=address)
+            result.append(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            result.append(e)
+
+    thread = threading.Thread(target=ask, daemon=True)  # GcsClient releases the GIL while it waits
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if not result:
+        return ClusterError(f"something listens at {address} but does not answer as a Ray cluster (its GCS) "
+                            f"within {CONNECT_TIMEOUT_S:g} s: check the port (ray start --head prints it)")
+    return result[0]
+
+
+def _follow_auth_mode(address: str) -> None:
+    """Attach with the cluster's authentication mode, as ``ray start`` chooses it for a head.
+
+    Ray 2.60's ``ray start --head`` turns token authentication on where a token exists
+    (``~/.ray/auth_token``, ``RAY_AUTH_TOKEN``), while ``ray.init(address=...)`` attaches with it off
+    unless ``RAY_AUTH_MODE=token`` is set: the cluster refuses it ("InvalidAuthToken"). So ask the
+    cluster first; when it wants a token and this machine has one, set ``RAY_AUTH_MODE=token`` in
+    this process's environment (what Ray does for a cluster it finds on its own) and ask again.
+    A Ray without token authentication (before 2.5x) has nothing to follow.
+    """
+    try:
+        from ray._raylet import AuthenticationMode, AuthenticationTokenLoader, Config, get_authentication_mode
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return
+    fix = ("copy the head's token (`ray get-auth-token` there) to ~/.ray/auth_token here, or set "
+           "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH")
+    loader = AuthenticationTokenLoader.instance()
+    loader.reset_cache()
+    if get_authentication_mode() == AuthenticationMode.TOKEN and not loader.has_token(ignore_auth_mode=True):
+        # Ray's client ends the whole process (exit status 1, no message) when asked to connect so
+        raise ClusterError(f"RAY_AUTH_MODE=token here, but this machine has no Ray token: {fix}")
+    answer = _probe(address)
+    if isinstance(answer, ClusterError):
+        raise answer
+    if not isinstance(answer, AuthenticationError):
+        return  # accepted, or an error ray.init reports in its own words
+    if get_authentication_mode() != AuthenticationMode.TOKEN:
+        if os.environ.get("RAY_AUTH_MODE"):
+            raise ClusterError(f"the Ray cluster at {address} uses token authentication, but RAY_AUTH_MODE="
+                               f"{os.environ['RAY_AUTH_MODE']} here: unset it or set RAY_AUTH_MODE=token")
+        if not loader.has_token(ignore_auth_mode=True):
+            raise ClusterError(f"the Ray cluster at {address} uses token authentication and this machine has "
+                               f"no token: {fix}")
+        os.environ["RAY_AUTH_MODE"] = "token"
+        Config.initialize("")  # Ray's own way to make this process see the new mode
+        loader.reset_cache()
+        answer = _probe(address)
+        if isinstance(answer, ClusterError):
+            raise answer
+        if not isinstance(answer, AuthenticationError):
+            return
+    raise ClusterError(f"the Ray cluster at {address} refuses this machine's authentication token: {fix}")
+
+
 def connect(address: str | None = None):
     """Attach to the Ray cluster at ``address`` (``"HOST:PORT"``), or let Ray find one.
 
     With no address Ray looks up ``RAY_ADDRESS``, then a cluster started on this machine,
     and otherwise starts a private one for this process. Returns the ``ray`` module.
+
+    For a ``HOST:PORT`` address (or ``RAY_ADDRESS``): :class:`ClusterError` within
+    ``CONNECT_TIMEOUT_S`` (10 s) when nothing answers there, and the cluster's authentication
+    mode is followed (``_follow_auth_mode``): a head started by ``ray start --head`` on a
+    machine that holds a Ray token works like one started on a fresh home. Asking for another
+    address while attached to one is a :class:`ClusterError` (it used to run on the first).
     """
+    global _attached
     ray = _import_ray()
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    if ray.is_initialized():
+        if address is not None and _attached is not None and address != _attached:
+            raise ClusterError(f"this process is attached to the Ray cluster at {_attached}; call ray.shutdown() "
+                               f"before attaching to {address}")
+        return ray
+    target = address or os.environ.get("RAY_ADDRESS")
+    where = _host_port(target) if target else None
+    if where is not None:
+        _check_listening(target, *where)
+        _follow_auth_mode(target)
+    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    _attached = address
     return ray
+
+
+def check_resources(ray, need: dict[str, float]) -> None:
+    """Refuse a request no alive node can meet: Ray would wait for it forever, its warning hidden.
+
+    ``need``: resources of one task (``{"CPU": 1, "GPU": 1}``); zeros are ignored. A node that
+    autoscaling would add later does not count: start it first.
+    """
+    need = {k: v for k, v in need.items() if v}
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if any(all(n.get("Resources", {}).get(k, 0) >= v for k, v in need.items()) for n in nodes):
+        return
+    have = "; ".join(f"{n.get('NodeManagerAddress', '?')}: " + ", ".join(
+        f"{n.get('Resources', {}).get(k, 0):g} {k}" for k in need) for n in nodes) or "no alive node"
+    asked = ", ".join(f"{v:g} {k}" for k, v in need.items())
+    raise ClusterError(f"no node of the Ray cluster can run a task that asks for {asked} (nodes: {have}); ask for "
+                       "less (--cpus-per-run, --gpus-per-run 0) or add a node that has them")
 
 
 def run_grid_ray(cohorts: Sequence[Sequence[Experiment]], results: str | os.PathLike, *, address: str | None = None,
@@ -78,6 +208,7 @@ def run_grid_ray(cohorts: Sequence[Sequence[Experiment]], results: str | os.Path
     ray = connect(address)
     if num_gpus is None:
         num_gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+    check_resources(ray, {"CPU": num_cpus, "GPU": num_gpus})
     remote = ray.remote(_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                                        retry_exceptions=False)
     threads = max(1, int(num_cpus))

@@ -34,7 +34,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._checks import check_same_shape, check_tensor
+from ._checks import check_same_shape, check_sample_rate, check_tensor
 from .criteria import REMEDY, RemedyCriteria
 from .data import frame, unframe
 from .measure import _final
@@ -107,10 +107,16 @@ def remedy_score(model: Model, input: Tensor, target: Tensor, sample_rate: int,
     check_same_shape("[B, D, T]", input=input, target=target)
     if input.shape[0] < 2:
         raise ValueError(f"remedy_score needs at least 2 clips [B, D, T]; got {list(input.shape)}")
+    check_sample_rate(sample_rate)
     was_training = getattr(model, "training", False)
     if was_training:
         model.eval()
     out = _final(model(input, target)).float()
+    if out.shape != target.shape:
+        raise ValueError(f"the model must return [B, D, T] like its target {list(target.shape)}; got {list(out.shape)}")
+    if not torch.isfinite(out).all():
+        raise ValueError("the model's output holds NaN or infinite values (a diverged run?); a score needs a "
+                         "finite output [B, D, T]")
     swap = swap_sensitivity(model, input, target).means()
     if was_training:
         model.train()

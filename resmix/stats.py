@@ -10,6 +10,7 @@ come from the interval, never from the point estimate (:func:`verdict`).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
 
@@ -19,6 +20,7 @@ from scipy import stats as _scipy_stats
 from .criteria import STATS
 
 Key = tuple[int, int]  # (model seed, data seed)
+METHODS = ("BCa", "percentile", "basic")  # scipy.stats.bootstrap's interval methods
 Verdict = Literal["above", "below", "within", "straddles"]
 
 
@@ -38,8 +40,19 @@ def values_by_seeds(histories: Iterable[Any], metric: str, epoch: int = -1) -> d
         key = seeds_of(h)
         if key in out:
             raise ValueError(f"two runs with (seed, data seed) = {key}: group the runs by configuration first")
-        out[key] = float(h.records[epoch][metric])
+        out[key] = float(_record(h, epoch, metric))
     return out
+
+
+def _record(history: Any, epoch: int, metric: str) -> float:
+    """``history.records[epoch][metric]``, with errors that name the run and what it holds."""
+    records = history.records
+    if not -len(records) <= epoch < len(records):
+        raise ValueError(f"run {history.experiment.name!r} has {len(records)} records; epoch index {epoch} "
+                         "is beyond them")
+    if metric not in records[epoch]:
+        raise KeyError(f"run {history.experiment.name!r} has no metric {metric!r}; known: {sorted(records[epoch])}")
+    return records[epoch][metric]
 
 
 @dataclass(frozen=True)
@@ -64,13 +77,15 @@ def paired_difference(treated: Mapping[Key, float], baseline: Mapping[Key, float
 
     Args:
         treated, baseline: one value per ``(seed, data seed)``; both must hold the same keys.
-        confidence: of the two-sided interval.
-        n_resamples, method: passed to ``scipy.stats.bootstrap`` (``"BCa"``, ``"percentile"``, ``"basic"``).
+        confidence: of the two-sided interval, strictly between 0 and 1.
+        n_resamples, method: passed to ``scipy.stats.bootstrap`` (``METHODS``: ``"BCa"``, ``"percentile"``,
+            ``"basic"``); checked on every call, also when no resampling is needed.
         seed: of the resampling generator: the same call gives the same interval.
 
     Returns:
         :class:`PairedDifference`. When every difference is the same, the interval is that value.
     """
+    _check_bootstrap(confidence, n_resamples, method)
     if set(treated) != set(baseline):
         only_t, only_b = sorted(set(treated) - set(baseline)), sorted(set(baseline) - set(treated))
         raise ValueError(f"treated and baseline must have the same (seed, data seed) pairs; only in "
@@ -97,6 +112,17 @@ def paired_difference(treated: Mapping[Key, float], baseline: Mapping[Key, float
     return PairedDifference(float(d.mean()), float(ci.low), float(ci.high), len(keys), confidence)
 
 
+def _check_bootstrap(confidence: float, n_resamples: int, method: str) -> None:
+    """Checked on every call, also where no resampling runs (a constant difference), so a typo never passes."""
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number strictly between 0 and 1 (0.95 for a 95% interval); "
+                         f"got {confidence!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be an integer >= 1; got {n_resamples!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+
+
 def verdict(low: float, high: float, margin: float = 0.0) -> Verdict:
     """Read an interval ``[low, high]`` of a difference against a margin ``m >= 0``.
 
@@ -106,8 +132,8 @@ def verdict(low: float, high: float, margin: float = 0.0) -> Verdict:
     """
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise ValueError(f"interval must be finite with low <= high; got [{low}, {high}]")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0; got {margin}")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0; got {margin!r}")  # NaN read "straddles"
     if low > margin:
         return "above"
     if high < -margin:

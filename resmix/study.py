@@ -65,7 +65,11 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
     """Every combination of ``axes`` (dotted paths to values) times ``seeds``.
 
     Each experiment is named by the settings it changes, e.g. ``loss.eps=1.0|train.seed=2``.
+    Raises ValueError for an axis ``train.seed`` (the seeds are the grid's own last axis) and for
+    points that are the same run (a value or seed given twice: two names, one key).
     """
+    if "train.seed" in axes:
+        raise ValueError("train.seed is the grid's own axis: pass the model seeds as seeds=[...] (--seeds), not as an axis")
     out = []
     names = list(axes)
     for values in itertools.product(*(axes[n] for n in names), seeds):
@@ -74,6 +78,13 @@ def grid(base: Experiment, axes: dict[str, Sequence[Any]], seeds: Sequence[int] 
             exp = _set(exp, n, v)
         label = "|".join(f"{n}={v}" for n, v in zip(names + ["train.seed"], values))
         out.append(replace(exp, name=label))
+    seen: dict[Experiment, str] = {}
+    for exp in out:
+        settings = replace(exp, name="")  # 1 == 1.0: equal settings, one computation
+        if settings in seen:
+            raise ValueError(f"the grid's points {seen[settings]!r} and {exp.name!r} are the same run; "
+                             "give each value once")
+        seen[settings] = exp.name
     return out
 
 
@@ -194,9 +205,10 @@ def _progress(total: int, stored: int):
 def load_results(results: str | os.PathLike) -> list[History]:
     """Every stored :class:`History` in a results folder.
 
-    A damaged result (unreadable JSON) is set aside as ``<name>.damaged`` with a
-    :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it);
-    a stray JSON that is not a run is skipped with a warning and left untouched.
+    A result that cannot be served (unreadable bytes or JSON, the wrong content, stored under
+    another run's key: ``resmix.store.read_result``) is set aside as ``<name>.damaged`` with a
+    :class:`~resmix._io.DamagedFileWarning` and left out (:func:`run_one` recomputes it); a stray
+    JSON not named like a key is skipped with a warning and left untouched, whatever it holds.
     """
     results = Path(results)
     if not results.is_dir():
@@ -228,8 +240,9 @@ def summarise(histories: Sequence[History], by: Sequence[str], metrics: Sequence
     ``n_seeds``, then ``<metric>_mean`` and ``<metric>_std``.
     """
     import pandas as pd
+    from .stats import _record
     rows = [{**{b: setting(h, b) for b in by}, "seed": setting(h, "train.seed"),
-             **{m: h.records[epoch][m] for m in metrics}} for h in histories]
+             **{m: _record(h, epoch, m) for m in metrics}} for h in histories]
     df = pd.DataFrame(rows)
     g = df.groupby(list(by), sort=False)
     table = g[list(metrics)].agg(["mean", "std"])
@@ -250,6 +263,28 @@ def _parse_value(text: str, kind: Any = None) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def _count(kind: type, low: float, what: str):
+    """An argparse type: a number of ``kind`` that is at least ``low``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"expected {what} >= {low:g}; got {text!r}")
+        return value
+    return parse
+
+
+# What main() shows as one line (``error: ...``) rather than a traceback: each names its fix.
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from ._io import DiskFullError
+    from .config import DeviceUnavailableError
+    from .ray_backend import ClusterError
+    from .store import StoreError
+    return StoreError, DiskFullError, DeviceUnavailableError, ClusterError, NonFiniteLossError
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m resmix.study",
                                  description="Run a grid of resmix experiments, resumably; results as JSON.")
@@ -257,33 +292,64 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                     help="fix a setting for every run, e.g. model.residual=none")
     ap.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2",
-                    help="an axis of the grid, e.g. loss.reconstruction=0,0.01,0.1")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+                    help="an axis of the grid, e.g. loss.reconstruction=0,0.01,0.1 (each axis once)")
+    ap.add_argument("--seeds", type=int, nargs="+",
+                    help="model seeds, the grid's last axis (default: 0 1 2, or the one of --set train.seed)")
     ap.add_argument("--results", default="results", help="folder of JSON results (created)")
-    ap.add_argument("--workers", type=int, default=1, help="processes running at once")
+    ap.add_argument("--workers", type=_count(int, 1, "an integer"), default=1, help="processes running at once")
     ap.add_argument("--point", type=int, help="run only grid point K (0-based), for one process or machine per point")
     ap.add_argument("--backend", choices=["local", "ray"], default="local",
                     help="local: this machine's processes (--workers); ray: one Ray task per run")
     ap.add_argument("--address", metavar="HOST:PORT", help="Ray cluster to attach to (default: Ray's own lookup)")
-    ap.add_argument("--cpus-per-run", type=float, default=1, help="Ray: CPUs reserved per run")
-    ap.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run, e.g. 0.25 (default: 1 if the cluster has GPUs)")
+    ap.add_argument("--cpus-per-run", type=_count(float, 0, "a number"), help="Ray: CPUs reserved per run (default 1)")
+    ap.add_argument("--gpus-per-run", type=_count(float, 0, "a number"),
+                    help="Ray: GPUs per run, e.g. 0.25 (default: 1 if the cluster has GPUs)")
     ap.add_argument("--list", action="store_true", help="list the grid points and exit")
     args = ap.parse_args(argv)
+    if args.backend != "ray":
+        given = [o for o, v in (("--address", args.address), ("--cpus-per-run", args.cpus_per_run),
+                                ("--gpus-per-run", args.gpus_per_run)) if v is not None]
+        if given:
+            ap.error(f"{', '.join(given)} apply to --backend ray; got --backend {args.backend}")
     base = get_profile(args.profile)
+    fixed: dict[str, str] = {}
     for s in args.set:
         path, eq, value = s.partition("=")
         try:
             if not eq:
                 raise ValueError("expected PATH=VALUE, e.g. model.residual=none")
+            if path in fixed:
+                raise ValueError(f"{path} is already set by --set {path}={fixed[path]}; set it once")
             base = _set(base, path, _parse_value(value, _setting_type(base, path)))
+            fixed[path] = value
         except (TypeError, ValueError) as e:  # the configs name the field and what it takes
             ap.error(f"--set {s}: {e}")
+    seeds = args.seeds
+    if "train.seed" in fixed:  # one model seed, said twice, would be overwritten by --seeds without a word
+        if seeds is not None:
+            ap.error(f"--set train.seed={fixed['train.seed']} and --seeds {' '.join(map(str, seeds))} both set the "
+                     "model seed; use one (--seeds takes several)")
+        seeds = [base.train.seed]
+    seeds = [0, 1, 2] if seeds is None else seeds
+    for seed in seeds:
+        try:
+            _set(base, "train.seed", seed)
+        except (TypeError, ValueError) as e:
+            ap.error(f"--seeds {seed}: {e}")
     axes = {}
     for g in args.grid:
-        path, _, values = g.partition("=")
+        path, eq, values = g.partition("=")
+        if not eq or not values:
+            ap.error(f"--grid {g}: expected PATH=V1,V2, e.g. loss.reconstruction=0,0.01")
+        if path in axes:
+            ap.error(f"--grid {path} is given twice; give each axis once with all its values (PATH=V1,V2,V3)")
+        if path in fixed:
+            ap.error(f"--grid {g}: {path} is fixed by --set {path}={fixed[path]}; use one of them")
+        if path == "train.seed":
+            ap.error(f"--grid {g}: the model seeds are the grid's own axis; use --seeds {' '.join(values.split(','))}")
         axes[path] = [_parse_value(v, _setting_type(base, path)) for v in values.split(",")]
     try:
-        exps = grid(base, axes, args.seeds)
+        exps = grid(base, axes, seeds)
     except (TypeError, ValueError) as e:
         ap.error(f"--grid: {e}")
     if args.list:
@@ -294,9 +360,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not 0 <= args.point < len(exps):
             raise SystemExit(f"--point must lie in 0..{len(exps) - 1}")
         exps = [exps[args.point]]
-    ray_options = {"num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run} if args.backend == "ray" else None
-    hs = run_grid(exps, args.results, workers=args.workers, backend=args.backend, address=args.address,
-                  ray_options=ray_options)
+    ray_options = ({"num_cpus": 1 if args.cpus_per_run is None else args.cpus_per_run, "num_gpus": args.gpus_per_run}
+                   if args.backend == "ray" else None)
+    try:
+        hs = run_grid(exps, args.results, workers=args.workers, backend=args.backend, address=args.address,
+                      ray_options=ray_options)
+    except _user_errors() as e:  # a message that names the fix reads better than a traceback
+        raise SystemExit(f"{ap.prog}: error: {e}") from None
     for h in hs:
         r = h.last
         print(f"{h.experiment.name}: rms ratio {r['val_rms_ratio_db']:+.1f} dB, "

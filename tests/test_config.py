@@ -84,3 +84,34 @@ def test_results_of_0_1_read_as_raw_input_and_one_held_out_pair_is_refused():
     assert Experiment.from_dict(quick().to_dict()).model.input_scale == "rms"
     with _pytest.raises(ValueError, match="n_val"):
         DataConfig(n_val=1)
+
+
+@pytest.mark.parametrize("device", ["banana", "cuda0", "cuda:", "cuda:-1", "gpu", "", "CPU", "meta"])
+def test_a_device_that_torch_cannot_train_on_is_refused_when_the_config_is_made(device):
+    """Regression (issue 20): train.device=banana passed the config (and --list), failing at train time."""
+    with pytest.raises(ValueError, match=r"TrainConfig.device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'"):
+        TrainConfig(device=device)
+    for ok in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        assert TrainConfig(device=ok).device == ok
+
+
+def test_an_unavailable_device_is_a_clear_error_naming_the_fix(tiny):
+    """Regression (issue 20): device="cuda" on a CPU-only torch raised AssertionError from the first .to()."""
+    import torch
+    from resmix.config import DeviceUnavailableError, resolve_device
+    from resmix.train import train
+    missing = "cuda:99" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(DeviceUnavailableError, match=r"train.device='cuda(:99)?', but .*; set train.device='auto'"):
+        resolve_device(missing)
+    with pytest.raises(DeviceUnavailableError, match="set train.device='auto'"):
+        train(tiny.with_(train={"device": missing}), progress=False)
+    assert resolve_device("cpu") == torch.device("cpu") and resolve_device("auto").type in ("cpu", "cuda")
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, DataConfig])
+def test_seeds_are_bounded_to_what_torch_and_numpy_take(cls):
+    """Regression (issue 20): TrainConfig(seed=2**64) passed the config and overflowed inside train()."""
+    assert cls(seed=2 ** 63 - 1).seed == 2 ** 63 - 1
+    for bad in (2 ** 63, 2 ** 64, -1):
+        with pytest.raises(ValueError, match=rf"{cls.__name__}.seed must be an integer >= 0 and < 2\*\*63; got {bad}"):
+            cls(seed=bad)

@@ -148,9 +148,61 @@ def test_wav_pair_folder_checks_n_samples_and_mixed_rates(tmp_path):
     assert ds.sample_rate == 8000 and len(ds) == 2
 
 
+def test_wav_pair_folder_takes_wav_in_any_case_and_hints_at_case(tmp_path):
+    """Regression (issue 20): b.WAV was silently left out (or reported "unmatched" with no hint of the case)."""
+    root = _folder(tmp_path / "a")
+    (root / "input" / "1.wav").rename(root / "input" / "1.WAV")
+    sf.write(root / "input" / "2.Wav", np.zeros(800), 8000)
+    sf.write(root / "target" / "2.wav", np.zeros(800), 8000)
+    ds = WavPairFolder(root, 8000)
+    assert ds.names == ["0.wav", "1.WAV", "2.Wav"] and ds.tensors()[0].shape == (3, 800)
+    root = _folder(tmp_path / "b")
+    (root / "target" / "1.wav").rename(root / "target" / "X.wav")
+    (root / "input" / "1.wav").rename(root / "input" / "x.wav")
+    with pytest.raises(ValueError, match=r"unmatched: \['X.wav', 'x.wav'\]; these differ only in case"):
+        WavPairFolder(root, 8000)
+    sf.write(root / "target" / "X.WAV", np.zeros(800), 8000)
+    with pytest.raises(ValueError, match=r"X.WAV and X.wav differ only in the case of their suffix"):
+        WavPairFolder(root, 8000)
+    root = tmp_path / "c"
+    for sub in ("input", "target"):
+        (root / sub).mkdir(parents=True)
+        sf.write(root / sub / "a.flac", np.zeros(800), 8000)
+    with pytest.raises(ValueError, match=r"holds no .wav files \(it holds 1 other files, e.g. a.flac: convert them"):
+        WavPairFolder(root, 8000)
+
+
+def test_load_wav_names_a_missing_or_unreadable_file_and_checks_the_rate(tmp_path):
+    """Regression (issue 20): a missing WAV gave "LibsndfileError ... System error."; sample_rate="8000"
+    said "expected 8000 Hz; got 8000 Hz"."""
+    with pytest.raises(FileNotFoundError, match=r"nope\.wav"):
+        load_wav(tmp_path / "nope.wav")
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(ValueError, match=r"text\.wav: not a readable audio file .*; expected a mono WAV"):
+        load_wav(tmp_path / "text.wav")
+    sf.write(tmp_path / "m.wav", np.zeros(10), 8000)
+    for rate in ("8000", 8000.0, 0, True):
+        with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\); got"):
+            load_wav(tmp_path / "m.wav", rate)
+    assert load_wav(tmp_path / "m.wav", np.int64(8000))[1] == 8000
+
+
 def test_synthetic_source_serves_make_pairs_bit_for_bit():
     from resmix.data import held_out, training_pairs
     cfg = DataConfig(n_train=6, n_val=4, seed=77)
     assert cfg.source == "synthetic"
     assert all(torch.equal(a, b) for a, b in zip(training_pairs(cfg), make_pairs(6, cfg, seed=77)))
     assert all(torch.equal(a, b) for a, b in zip(held_out(cfg), make_pairs(4, cfg, seed=78)))
+
+
+def test_mix_correlated_refuses_silent_clips_and_counts_are_integers():
+    """Probe (issue 20): a silent input or target gave NaN clips without a word; make_pairs(True) made one
+    pair, frame(w, True) frames of one sample."""
+    x, y = make_pairs(3)
+    with pytest.raises(ValueError, match=r"input clips \[1\] are silent"):
+        mix_correlated(torch.cat([x[:1], torch.zeros_like(x[:1]), x[2:]]), y, 0.5)
+    for n in (True, 2.5, 0):
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            make_pairs(n)
+    with pytest.raises(ValueError, match="positive multiple of frame_size=True"):
+        frame(x, True)

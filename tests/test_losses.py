@@ -139,6 +139,15 @@ def test_default_correlation_keeps_the_old_numbers(pair):
     assert not torch.equal(framed.anti_correlation, terms.anti_correlation)
 
 
+@pytest.mark.parametrize("rate", [0, -8000, 8000.0, "8000"])
+def test_mrstft_loss_refuses_a_sample_rate_that_is_not_a_positive_integer(rate):
+    """Regression (issue 20): sample_rate 0 or negative was accepted (every window at its 16-sample floor)."""
+    from resmix.losses import mrstft_loss
+    x = torch.randn(2, 2048)
+    with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
+        mrstft_loss(x, x, rate)
+
+
 def test_a_gain_on_the_output_is_a_larger_epsilon(pair):
     """rho_eps(g u, t) = rho_{eps/g}(u, t), and rho_eps(g u2, g u1) = rho_{eps/g^2}(u2, u1): losses and
     gradients of an output g*u at eps equal those of u at eps/g (eps/g^2 for stage 1's gained output)."""

@@ -169,6 +169,64 @@ def test_leak_probe_degenerate_fits_are_nan_with_a_reason():
         M.leak_probe(x[:, :2], x[:, :2], y[:, :2])  # used to read r2 = 1.0
 
 
+def _pair(n=4, length=1024, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, length, generator=g)
+    return a, 0.6 * a.roll(7, 1) + torch.randn(n, length, generator=g)  # correlated, with a lagged copy
+
+
+@pytest.mark.parametrize("level", [1e-18, 1e-22, 1e-30, 1e20])
+def test_scale_free_metrics_read_a_quiet_or_loud_signal_as_its_copy_at_unit_level(level):
+    """Regression (issue 20): at RMS <= 1e-22 float32 squares underflowed: rms read 0 for a non-zero
+    signal, pearson(eps=0) inf, lagged_correlation up to 1e9 (documented in [0, 1]),
+    predicted_abs_correlation was wrong already at 1e-18. A collapsing run's outputs go there."""
+    a, b = _pair()
+    q = a * level
+    torch.testing.assert_close(M.rms(q) / level, M.rms(a), rtol=1e-5, atol=0)
+    torch.testing.assert_close(M.pearson(q, b), M.pearson(a, b), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(M.pearson(q, q * 0.5 + level * b), M.pearson(a, a * 0.5 + b), rtol=1e-5, atol=1e-6)
+    lag, ref = M.lagged_correlation(q, b, 20), M.lagged_correlation(a, b, 20)
+    assert (lag.value <= 1 + 1e-6).all() and torch.equal(lag.lag, ref.lag)
+    torch.testing.assert_close(lag.value, ref.value, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(M.predicted_abs_correlation(q, b), M.predicted_abs_correlation(a, b), rtol=1e-5, atol=0)
+    torch.testing.assert_close(M.common_share(q), M.common_share(a), rtol=1e-5, atol=0)
+    torch.testing.assert_close(M.log_spectral_distance(q * 0.5, q), M.log_spectral_distance(a * 0.5, a), rtol=1e-5, atol=1e-5)
+
+
+def test_pearson_with_eps_keeps_its_meaning_for_quiet_signals():
+    """eps is compared with s_a * s_b in the signal's own units: a quiet pair's correlation falls to 0."""
+    a, b = _pair()
+    s = 1e-3 * a.std(-1, correction=0) * b.std(-1, correction=0)
+    torch.testing.assert_close(M.pearson(a * 1e-3, b, eps=1e-3), M.pearson(a, b) * s / (s + 1e-3), rtol=1e-4, atol=1e-6)
+    assert (M.pearson(a * 1e-30, b * 1e-30, eps=1e-8) == 0).all()  # s = 1e-60 against eps = 1e-8
+    assert torch.isnan(M.pearson(torch.zeros(1, 10), b[:1, :10])).all()  # 0/0 stays NaN without eps
+
+
+def test_rms_of_denormal_and_zero_items():
+    x = torch.tensor([[3e-40, -3e-40, 3e-40, -3e-40], [0.0, 0.0, 0.0, 0.0]])
+    r = M.rms(x)
+    assert r[0] > 0 and abs(float(r[0]) / 3e-40 - 1) < 1e-3 and r[1] == 0
+
+
+def test_swap_sensitivity_of_a_quiet_model_is_that_of_its_loud_copy():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(4, 32, 8, generator=g), torch.randn(4, 32, 8, generator=g)
+    loud = M.swap_sensitivity(lambda a, b: a + 0.5 * b, x, y)
+    quiet = M.swap_sensitivity(lambda a, b: 1e-30 * (a + 0.5 * b), x, y)
+    torch.testing.assert_close(quiet.input, loud.input, rtol=1e-5, atol=0)
+    torch.testing.assert_close(quiet.target, loud.target, rtol=1e-5, atol=0)
+
+
+def test_level_meter_and_spectra_refuse_what_they_cannot_read():
+    """Probe (issue 20): level_meter(nan) failed with "cannot convert float NaN to integer"; n_fft=3.5 with a
+    torch TypeError about hann_window."""
+    with pytest.raises(ValueError, match="level must be an RMS level >= 0; got nan"):
+        M.level_meter(float("nan"))
+    for n_fft in (0, 3.5, True):
+        with pytest.raises(ValueError, match=r"n_fft must be an integer >= 4"):
+            M.log_spectral_distance(torch.randn(2, 512), torch.randn(2, 512), n_fft)
+
+
 def test_band_envelope_finds_a_tone_and_the_distance_ignores_level():
     sr, n = 8000, 1024
     t = torch.arange(n) / sr
@@ -182,3 +240,14 @@ def test_band_envelope_finds_a_tone_and_the_distance_ignores_level():
     assert (M.envelope_distance(M.band_envelope(tone.expand(2, -1), sr), e) > 10).all()
     with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
         M.band_envelope(noise, 0)
+
+
+def test_band_envelope_of_a_quiet_clip_is_its_loud_copy_lowered():
+    """Probe (issue 20): the band envelope's float32 spectrum underflowed for a clip at RMS 1e-23: every
+    band read as one floor, so envelope_distance, documented as level-free, compared floors."""
+    from resmix.data import make_pairs
+    x, y = make_pairs(4)
+    loud, quiet = M.band_envelope(x, 8000), M.band_envelope(x * 1e-22, 8000)
+    torch.testing.assert_close(quiet, loud - 440.0, rtol=0, atol=1e-3)
+    torch.testing.assert_close(M.envelope_distance(quiet, M.band_envelope(y * 1e-22, 8000)),
+                               M.envelope_distance(loud, M.band_envelope(y, 8000)), rtol=0, atol=1e-3)

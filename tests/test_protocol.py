@@ -82,3 +82,69 @@ def test_a_single_pair_is_read_as_its_own_difference(configs):
     r = protocol.c7_verdict(one, method="percentile")
     d = r.configs[protocol.MATCHED_QUIET].vs_seed
     assert (d.n, d.low, d.mean, d.high) == (1, -30.0, -30.0, -30.0) and r.verdict == "partly"
+    with pytest.raises(ValueError, match="method must be one of"):  # no interval is resampled here
+        protocol.c7_verdict(one, method="percentil")
+
+
+@pytest.fixture(scope="module")
+def remedy_runs():
+    remedies = protocol.remedy_configs(quick())
+    return {"none": _runs(remedies["none"], -10.0)} | {k: _runs(e, -10.0, seed=i + 1)
+                                                     for i, (k, e) in enumerate(remedies.items()) if k != "none"}
+
+
+def test_c8_refuses_flags_that_are_not_one_bool_per_run(remedy_runs):
+    """Regression (issue 20): stale flags, string flags and float scores counted as passes."""
+    fail = {k: [False] * 10 for k in remedy_runs}
+    assert protocol.c8_verdict(remedy_runs, fail).verdict == "refuted"
+    with pytest.raises(ValueError, match=r"passed\['mse 0.01'\] has 20 flags for 10 runs; expected one per run"):
+        protocol.c8_verdict(remedy_runs, fail | {"mse 0.01": [False] * 10 + [True] * 10})  # 10 stale True flags
+    with pytest.raises(TypeError, match=r"must hold True or False per run.*got 'False' \(str\)"):
+        protocol.c8_verdict(remedy_runs, fail | {"mse 0.01": ["False"] * 10})
+    with pytest.raises(TypeError, match=r"got 0.7 \(float\)"):
+        protocol.c8_verdict(remedy_runs, fail | {"mse 0.01": [0.7] * 10})
+    with pytest.raises(ValueError, match=r"missing \['mse 0.01'\]"):
+        protocol.c8_verdict(remedy_runs, {k: v for k, v in fail.items() if k != "mse 0.01"})
+    assert protocol.c8_verdict(remedy_runs, fail | {"mse 0.01": list(np.ones(10, bool))}).verdict == "supported"
+
+
+def test_c8_refuses_an_unknown_remedy_name(remedy_runs):
+    """Regression (issue 20): a misspelt remedy's passing runs were ignored and the verdict read "refuted"."""
+    runs = {("mse 0.1" if k == "mse 0.01" else k): v for k, v in remedy_runs.items()}
+    passed = {k: [True] * 10 for k in runs}
+    with pytest.raises(ValueError, match=r"unknown remedy \['mse 0.1'\]; expected names among"):
+        protocol.c8_verdict(runs, passed)
+    with pytest.raises(ValueError, match="must include the remedy 'none'"):
+        protocol.c8_verdict({k: v for k, v in remedy_runs.items() if k != "none"},
+                            {k: [True] * 10 for k in remedy_runs if k != "none"})
+
+
+def test_c7_refuses_duplicated_runs_and_empty_or_mixed_configurations(configs):
+    """Regression (issue 20): a run listed twice counted twice; an empty configuration divided by zero."""
+    runs = {k: _runs(e, 5.0, seed=i) for i, (k, e) in enumerate(configs.items())}
+    seed = runs[protocol.SEED_SETTING]
+    collapsed = _runs(configs[protocol.SEED_SETTING], -30.0)
+    # 8 collapsed runs of 10 would pass min_share; 4 collapsed, each listed twice, must not
+    doubled = dict(runs, **{protocol.SEED_SETTING: collapsed[:4] * 2 + seed[4:6]})
+    with pytest.raises(ValueError, match=r"configuration \"seed's setting\" holds two runs of \(seed, data seed\)"):
+        protocol.c7_verdict(doubled)
+    with pytest.raises(ValueError, match=r"configuration 'strong decay' has no runs"):
+        protocol.c7_verdict(dict(runs, **{protocol.STRONG: []}))
+    with pytest.raises(ValueError, match=r"mixes runs of 2 different settings"):
+        protocol.c7_verdict(dict(runs, **{protocol.STRONG: runs[protocol.STRONG][:5] + runs[protocol.MATCHED_QUIET][5:]}))
+    with pytest.raises(ValueError, match=r"'matched eps, quiet start' and 'strong decay' hold runs of the same settings"):
+        protocol.c7_verdict(dict(runs, **{protocol.STRONG: runs[protocol.MATCHED_QUIET]}))
+    with pytest.raises(ValueError, match=r"unknown configuration \['seed setting'\]"):
+        protocol.c7_verdict({"seed setting": seed})
+    empty = [type(seed[0])(seed[0].experiment, [])] + seed[1:]
+    with pytest.raises(ValueError, match="has no records"):
+        protocol.c7_verdict(dict(runs, **{protocol.SEED_SETTING: empty}))
+
+
+def test_level_at_counts_epochs_from_one():
+    """Regression (issue 20): epoch 0 returned the last epoch and negative epochs wrapped around."""
+    h = _runs(quick(), -30.0, at21_db=-5.0)[0]
+    assert protocol.level_at(h, 1) == -5.0 and protocol.level_at(h, 24) == protocol.level_at(h, 99) != -5.0
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="epoch must be an integer >= 1"):
+            protocol.level_at(h, bad)

@@ -83,6 +83,31 @@ def test_thresholds_come_from_the_criteria(clips):
         remedy_score(silence(), x[:1], y[:1], SR)
 
 
+def test_quiet_noise_fails_the_level_test_only_for_its_level(clips):
+    """Regression (issue 20): white noise at RMS 1e-30 failed no_copy with a "correlation" of 7.7."""
+    noise = white_noise(0)
+    score = remedy_score(lambda x, y: noise(x, y) * 1e-29, *clips, SR)
+    assert not score.level.passed and score.no_copy.passed and score.input_dependence.passed
+    assert 0 <= score.no_copy.values["lag_corr_target"] <= 1 and 0 <= score.no_copy.values["lag_corr_input"] <= 1
+    assert score.input_dependence.values["common_share"] < 0.2
+
+
+@pytest.mark.parametrize("rate", [0, -8000, 8000.5, "8000", True])
+def test_remedy_score_refuses_a_sample_rate_that_is_not_a_positive_integer(clips, rate):
+    """Regression (issue 20): sample_rate 0 or negative was accepted (a lag window of one sample)."""
+    with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\)"):
+        remedy_score(copy_of_target(), *clips, rate)
+
+
+def test_a_model_output_of_the_wrong_shape_or_not_finite_is_named(clips):
+    """Probe (issue 20): a diverged (NaN) model failed inside rms with "x contains NaN"; a wrong shape as a
+    mismatch of two unnamed waveforms."""
+    with pytest.raises(ValueError, match=r"the model must return \[B, D, T\] like its target \[16, 32, 64\]; got \[16, 32, 63\]"):
+        remedy_score(lambda x, y: y[..., :-1], *clips, SR)
+    with pytest.raises(ValueError, match="the model's output holds NaN or infinite values"):
+        remedy_score(lambda x, y: y * float("nan"), *clips, SR)
+
+
 def test_version_2_passes_its_positive_control_on_both_data_seeds_and_every_profile():
     """Version 2 (issue 16): envelope spectral test and surrogate chance level; every control as expected."""
     import dataclasses

@@ -61,8 +61,31 @@ def test_verdict_reads_the_interval():
     assert verdict(-0.3, 0.4, margin=0.5) == "within"
     with pytest.raises(ValueError, match="low <= high"):
         verdict(1.0, 0.0)
-    with pytest.raises(ValueError, match="margin must be >= 0"):
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0; got -1"):
         verdict(0.0, 1.0, margin=-1)
+
+
+@pytest.mark.parametrize("margin", [float("nan"), float("inf"), "1", True])
+def test_verdict_refuses_a_margin_that_is_not_a_finite_number(margin):
+    """Regression (issue 20): margin=nan read every interval as "straddles"."""
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
+        verdict(0.5, 2.0, margin=margin)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"confidence": 1.5}, "confidence must be a number strictly between 0 and 1"),
+    ({"confidence": 0}, "confidence must be a number strictly between 0 and 1"),
+    ({"confidence": float("nan")}, "confidence must be a number strictly between 0 and 1"),
+    ({"method": "bogus"}, r"method must be one of \('BCa', 'percentile', 'basic'\); got 'bogus'"),
+    ({"n_resamples": 0}, "n_resamples must be an integer >= 1"),
+])
+def test_bootstrap_settings_are_checked_on_every_call(kwargs, message):
+    """Regression (issue 20): confidence=1.5 gave a NaN interval; method="bogus" passed where no
+    resampling ran (a constant difference)."""
+    b = {k: float(i) for i, k in enumerate(KEYS)}
+    for t in ({k: v + 1 for k, v in b.items()}, {k: v * 2 for k, v in b.items()}):  # constant, varying
+        with pytest.raises(ValueError, match=message):
+            paired_difference(t, b, **kwargs)
 
 
 def test_values_by_seeds_matches_runs_by_seed_and_data_seed():
@@ -71,3 +94,11 @@ def test_values_by_seeds_matches_runs_by_seed_and_data_seed():
     assert values_by_seeds(runs, "x") == {(0, 1): 0.001, (1, 1): 1.001, (0, 2): 0.002}
     with pytest.raises(ValueError, match=r"two runs with \(seed, data seed\) = \(0, 1\)"):
         values_by_seeds(runs + runs[:1], "x")
+
+
+def test_values_by_seeds_names_a_missing_metric_or_epoch():
+    runs = [History(quick(), records=[{"epoch": 1.0, "x": 1.0}])]
+    with pytest.raises(KeyError, match=r"run 'quick' has no metric 'y'; known: \['epoch', 'x'\]"):
+        values_by_seeds(runs, "y")
+    with pytest.raises(ValueError, match="run 'quick' has 1 records; epoch index 3 is beyond them"):
+        values_by_seeds(runs, "x", epoch=3)

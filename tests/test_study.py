@@ -67,6 +67,8 @@ def test_run_key_ignores_the_name_and_group_by_setting(tiny):
     ("loss.epsilon=1", r"unknown setting 'loss.epsilon'; expected one of loss.anti_correlation"),
     ("train.amp", r"expected PATH=VALUE"),
     ("train.lr=inf", r"TrainConfig.lr must be a finite number > 0; got inf"),
+    ("train.device=banana", r"--set train.device=banana: TrainConfig.device must be one of 'auto', 'cpu', 'cuda'"),
+    ("train.seed=18446744073709551616", r"TrainConfig.seed must be an integer >= 0 and < 2\*\*63"),
 ])
 def test_bad_settings_on_the_command_line_name_the_field(setting, message, capsys):
     with pytest.raises(SystemExit):
@@ -77,7 +79,8 @@ def test_bad_settings_on_the_command_line_name_the_field(setting, message, capsy
 def test_string_settings_keep_their_text(capsys):
     study.main(["--profile", "quick", "--set", "train.device=cpu", "--set", "name=1", "--list"])
     assert capsys.readouterr().out.count("\t") == 6
-    assert study._set(quick(), "train.device", study._parse_value("0", str)).train.device == "0"
+    assert study._set(quick(), "train.device", study._parse_value("cuda", str)).train.device == "cuda"
+    assert study._set(quick(), "name", study._parse_value("0", str)).name == "0"
 
 
 def _numbers(h):
@@ -121,6 +124,23 @@ def test_missing_weights_are_rebuilt(tiny, tmp_path):
     weights.write_bytes(b"")
     with pytest.warns(DamagedFileWarning), pytest.raises(ValueError, match="unreadable .* set aside"):
         study.load_model(exp, tmp_path)
+
+
+
+def test_weights_of_another_shape_are_set_aside_not_a_size_mismatch(tiny, tmp_path):
+    """Probe (issue 20): weights of another width under a run's key are set aside (runner.load_model)."""
+    import torch
+    exp, h, path = _stored(tiny, tmp_path)
+    weights = tmp_path / f"{study.run_key(exp)}.model.pt"
+    wide = study.run_one(exp.with_(model={"d_model": 32}, train={"epochs": 1}), tmp_path)
+    torch.save(wide.model.state_dict(), weights)
+    with pytest.warns(DamagedFileWarning, match=r"unreadable weights \(RuntimeError: Error\(s\) in loading state_dict"), \
+            pytest.raises(ValueError, match=r"set aside; run_one\(exp, results\) retrains"):
+        study.load_model(exp, tmp_path)
+    assert (tmp_path / f"{weights.name}.damaged").exists()
+    with pytest.warns(UserWarning, match="retraining the run to rebuild its weights"):
+        assert study.run_one(exp, tmp_path).records == h.records
+    assert study.load_model(exp, tmp_path) is not None
 
 
 def test_stale_leftovers_are_cleaned_and_modes_follow_the_umask(tiny, tmp_path):
@@ -189,3 +209,56 @@ def test_run_groups_returns_each_groups_runs_in_order(tiny, tmp_path):
     out = study.run_groups({"a": a, "b": b}, tmp_path, progress=False)
     assert list(out) == ["a", "b"] and [len(v) for v in out.values()] == [2, 1]
     assert [h.experiment.train.seed for h in out["a"]] == [0, 1] and out["b"][0].experiment.train.lr == 3e-3
+
+
+def _list(capsys, *argv):
+    study.main(["--profile", "quick", *argv, "--list"])
+    return [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "train.seed=5", "--seeds", "0", "1"], r"--set train.seed=5 and --seeds 0 1 both set the model seed; use one"),
+    (["--grid", "train.seed=1,2", "--seeds", "0"], r"--grid train.seed=1,2: the model seeds are the grid's own axis; use --seeds 1 2"),
+    (["--grid", "train.seed=1,2"], r"the model seeds are the grid's own axis"),
+    (["--grid", "loss.eps=1e-8", "--grid", "loss.eps=1"], r"--grid loss.eps is given twice; give each axis once"),
+    (["--set", "loss.eps=1", "--grid", "loss.eps=1e-8,1"], r"--grid loss.eps=1e-8,1: loss.eps is fixed by --set loss.eps=1"),
+    (["--set", "loss.eps=1", "--set", "loss.eps=2"], r"--set loss.eps=2: loss.eps is already set by --set loss.eps=1"),
+    (["--grid", "loss.eps=1,1.0"], r"the grid's points 'loss.eps=1\|train.seed=0' and 'loss.eps=1.0\|train.seed=0' are the same run"),
+    (["--seeds", "0", "0"], r"are the same run; give each value once"),
+    (["--grid", "loss.eps"], r"--grid loss.eps: expected PATH=V1,V2"),
+    (["--workers", "0"], r"argument --workers: expected an integer >= 1; got '0'"),
+    (["--address", "127.0.0.1:6379"], r"--address apply to --backend ray; got --backend local"),
+    (["--backend", "ray", "--gpus-per-run", "-1"], r"argument --gpus-per-run: expected a number >= 0"),
+])
+def test_the_cli_refuses_settings_that_would_be_overwritten_or_doubled(argv, message, capsys):
+    """Regression (issue 20): --set train.seed=5 was overwritten by --seeds' default without a word,
+    --grid train.seed=1,2 --seeds 0 gave two points of one key, a repeated --grid axis dropped the first."""
+    with pytest.raises(SystemExit):
+        _list(capsys, *argv)
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_set_train_seed_alone_is_the_grids_one_seed(capsys):
+    rows = _list(capsys, "--set", "train.seed=5")
+    assert [r[2] for r in rows] == ["train.seed=5"]
+    assert [r[2] for r in _list(capsys)] == [f"train.seed={s}" for s in (0, 1, 2)]
+    with pytest.raises(ValueError, match="train.seed is the grid's own axis"):
+        study.grid(quick(), {"train.seed": [1, 2]}, seeds=[0])
+
+
+def test_errors_of_the_run_are_one_line_not_a_traceback(tmp_path, capsys):
+    """Regression (issue 20): a StoreError (results folder is a file) was shown as a traceback."""
+    (tmp_path / "file").write_text("")
+    argv = ["--profile", "quick", "--set", "train.epochs=1", "--seeds", "0", "--results", str(tmp_path / "file")]
+    with pytest.raises(SystemExit, match=r"^python -m resmix.study: error: results folder .*file is a file; "
+                                         r"expected a directory$"):
+        study.main(argv)
+
+
+def test_a_bad_seed_is_named_as_the_seeds_option(capsys):
+    with pytest.raises(SystemExit):
+        _list(capsys, "--seeds", "0", "-1")
+    assert "--seeds -1: TrainConfig.seed must be an integer >= 0" in capsys.readouterr().err
+    from resmix.train import History
+    with pytest.raises(ValueError, match="epoch index 5 is beyond them"):
+        study.summarise([History(quick(), [{"epoch": 1.0, "x": 1.0}])], ["loss.eps"], ["x"], epoch=5)
