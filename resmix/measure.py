@@ -78,7 +78,7 @@ def measure_members(forward: Callable, input: Tensor, target: Tensor, sample_rat
     lag = max_lag_samples(sample_rate)
     lc_t, lc_i = lagged_correlation(ow, yw, lag), lagged_correlation(ow, xw, lag)
     probe = leak_probe(ow, xw, yw)
-    swap = swap_sensitivity(forward, input, target, batch_dim=1)
+    swap = swap_sensitivity(forward, input, target, batch_dim=1, output=out)
     other_target = unframe(flat(target.roll(1, 1)).float())  # another clip's target, within each member
     r_out = rms(ow)
     values = {

@@ -281,13 +281,15 @@ class SwapSensitivity:
 
 
 @torch.no_grad()
-def swap_sensitivity(model, input: Tensor, target: Tensor, batch_dim: int = 0) -> SwapSensitivity:
+def swap_sensitivity(model, input: Tensor, target: Tensor, batch_dim: int = 0,
+                     output: Tensor | None = None) -> SwapSensitivity:
     """``||f(x_pi, y) - f(x, y)|| / ||f(x, y)||`` per clip, with ``pi`` a cyclic shift of the batch.
 
     Same for the target (``f(x, y_pi)``). ``model(input, target)`` returns ``[B, D, T]`` or a
     tuple whose last item is (like :class:`~resmix.models.TwoStageModel`).
     Shape: input, target ``[B, D, T]`` with ``B >= 2``; with ``batch_dim=1``, a cohort's
     ``[E, B, D, T]`` (each member's clips are shifted among themselves), giving ``[E, B]`` each.
+    ``output``: ``f(x, y)`` when already computed (one forward pass fewer).
     """
     check_same_shape("[B, D, T]", input=input, target=target)
     if input.shape[batch_dim] < 2:
@@ -298,7 +300,7 @@ def swap_sensitivity(model, input: Tensor, target: Tensor, batch_dim: int = 0) -
         out = out[-1] if isinstance(out, (tuple, list)) else out
         return out.flatten(batch_dim + 1).float()  # (..., B, D*T)
 
-    base = run(input, target)
+    base = run(input, target) if output is None else output.flatten(batch_dim + 1).float()
     scale = _pow2_scale(base)  # (..., B, 1): a relative change of a quiet output is read as of its loud copy
     norm = (base / scale).norm(dim=-1).clamp_min(1e-12)
     rolled_x, rolled_y = input.roll(1, batch_dim), target.roll(1, batch_dim)

@@ -53,9 +53,10 @@ from resmix.config import get_profile
 from resmix.data import frame, held_out, unframe
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_html, glue_all, require
+from resmix.report import Claim, announce, claims_html, glue_all, require
 
 exp = get_profile()
+print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
 cfg = exp.data
 torch.manual_seed(exp.train.seed)
 x_wave, y_wave = held_out(cfg)  # held-out clips, [B, N]

@@ -52,12 +52,13 @@ from resmix.config import get_profile
 from resmix.data import frame, held_out, mix_correlated, unframe
 from resmix.criteria import REMEDY
 from resmix.diagnostics import decompose
-from resmix.report import glue_all, setup_html
+from resmix.report import announce, glue_all, setup_html
 from resmix.listen import players
 from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
+print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
 cfg = exp.data
 x_wave, y_wave = held_out(cfg)  # the held-out pairs, [B, N]
 zero = TwoStageModel(replace(exp.model, residual="leaky", zero_init_output=True))

@@ -51,12 +51,13 @@ from myst_nb import glue
 from resmix import metrics, plots, study
 from resmix.config import get_profile
 from resmix.data import frame, held_out, unframe
-from resmix.report import glue_all, setup_html
+from resmix.report import announce, glue_all, setup_html
 from resmix.listen import players
 from resmix.models import TwoStageModel
 from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
+print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
 cfg = exp.data
 x_wave, y_wave = held_out(cfg)  # [B, N]
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]

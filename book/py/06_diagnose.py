@@ -61,9 +61,10 @@ from resmix.data import WavPairFolder, frame, held_out, make_pairs, save_wav
 from resmix.diagnostics import diagnose
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import glue_all
+from resmix.report import announce, glue_all
 
 exp = get_profile()
+print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
 cfg = exp.data
 torch.manual_seed(0)
 

@@ -76,6 +76,14 @@ for name, hs in {"the seed's setting (chapter 4)": seed_runs, **runs}.items():
 table = pd.DataFrame(rows).T
 table.round(2)
 
+# %% mystnb={"image": {"alt": "Output level re target and common share over optimizer steps for the seed's setting under each reading, mean of five runs with min-max band"}}
+from resmix import plots  # noqa: E402
+
+fig = plots.curves({"the seed's setting": seed_runs, **runs}, ["val_rms_ratio_db", "val_common_share"],
+                   ["output level re target (dB)", "common share"])
+fig.axes[0].axhline(0, color="k", lw=0.8)
+fig
+
 # %% tags=["remove-cell"]
 survive = {k: table[k].astype(bool) for k in ("no collapse", "gets louder", "one waveform for all clips")}
 broken = {k: [n for n, ok in v.items() if not ok] for k, v in survive.items()}
@@ -88,6 +96,24 @@ checks.expect(not broken["no collapse"], "the text says no reading makes the see
 # every clip: {glue:text}`broken_2`. Chapter 4's verdict on C7 rests on the first statement; its
 # explanation of the level (scale-invariant penalties, Adam's norm growth) on the second; chapter 2's
 # account of input independence on the third.
+
+# %% [markdown]
+# Listen to each reading's output (model seed 0, the first held-out clip):
+
+# %%
+import torch  # noqa: E402
+
+from resmix.data import frame, held_out, unframe  # noqa: E402
+from resmix.listen import players  # noqa: E402
+
+x_wave, y_wave = held_out(exp.data)
+xf, yf = frame(x_wave[:1], exp.data.frame_size), frame(y_wave[:1], exp.data.frame_size)
+listen = {"target": y_wave[0]}
+for name, hs in {"the seed's setting": seed_runs, **runs}.items():
+    h = next(h for h in hs if h.experiment.train.seed == 0)
+    with torch.no_grad():
+        listen[name] = unframe(study.load_model(h.experiment, RUNS)(xf, yf)[1])[0]
+players(listen, exp.data.sample_rate, "_output/08_robustness")
 
 # %% tags=["remove-input"]
 checks.summary()
