@@ -115,12 +115,12 @@ class DataConfig:
 
     @property
     def n_samples(self) -> int:
-        """N: samples per clip."""
+        """Samples per clip, N."""
         return round(self.sample_rate * self.clip_seconds)
 
     @property
     def n_frames(self) -> int:
-        """T: frames per clip."""
+        """Frames per clip, T."""
         return self.n_samples // self.frame_size
 
 
