@@ -353,19 +353,7 @@ plots.weight_rms_vs_prediction({f"lr {h.experiment.train.lr:g}, wd {h.experiment
                                 for h in dyn_runs if h.experiment.train.decay == "all"})
 
 # %% mystnb={"image": {"alt": "Final output level against lr times weight decay times steps, for decay on all parameters and on weight matrices only"}}
-fig = plots.BookFigure(figsize=(6, 3.6))
-ax = fig.subplots()
-for i, (decay, sub) in enumerate(dyn[dyn["weight_decay"] > 0].groupby("decay", sort=False)):
-    for j, (lr, s2) in enumerate(sub.groupby("lr")):
-        ax.plot(s2["lr_wd_steps"], s2["level_db"], "o-" if decay == "all" else "s--", color=plots.COLORS[j],
-                label=f"lr {lr:g}, decay {decay}", ms=4)
-ax.set_xscale("log")
-ax.axhline(0, color="k", lw=0.8)
-ax.axhline(COLLAPSE.quiet_db, color="k", ls=":", lw=1)
-ax.set_xlabel("lr x weight decay x steps (time constants elapsed)")
-ax.set_ylabel("final output level re target (dB)")
-ax.legend(fontsize=7)
-plots._style(fig)
+plots.level_vs_time_constants(dyn, hlines=(0.0, COLLAPSE.quiet_db))
 
 # %% tags=["remove-cell"]
 import math  # noqa: E402
