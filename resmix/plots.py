@@ -33,6 +33,7 @@ WIDTH = 6.0  # inches: shown at the column's width, so 1 pt of text is about 1.2
 PANEL_HEIGHT = 2.6  # inches per row of panels in a grid; a single panel gets SINGLE_HEIGHT
 SINGLE_HEIGHT = 3.4
 DPI = 150  # pixels per inch of the PNG: 900 px wide, sharp on a high-density screen, never upscaled
+FRAME_DPI = 110  # a slider's frames: many PNGs inside one page, so a little less sharp than a figure
 MANY_ENTRIES = 4  # a legend with more entries than this goes below the panels, not over the data
 
 STYLE = {
@@ -329,14 +330,15 @@ class Frames:
     the starting frame is what shows.
     """
 
-    def __init__(self, figures: Mapping[str, Figure], label: str, start: int = 0, alt: str = "a figure"):
+    def __init__(self, figures: Mapping[str, Figure], label: str, start: int = 0, alt: str = "a figure",
+                 dpi: int = FRAME_DPI):
         if not figures:
             raise ValueError("Frames needs at least one figure; got none")
         if not 0 <= start < len(figures):
             raise ValueError(f"start must index one of the {len(figures)} frames; got {start}")
         self.values = list(figures)
         self.label, self.start, self.alt = label, start, alt
-        self.pngs = [png_bytes(f) for f in figures.values()]
+        self.pngs = [png_bytes(f, dpi) for f in figures.values()]
 
     def _repr_html_(self) -> str:
         hidden = ' style="display:none"'
@@ -373,12 +375,17 @@ def correlation_explorer(weights: Sequence[float], correlations: Sequence[float]
                          f"got {list(predicted.shape)} and {list(measured.shape)}")
     figures = {}
     for r, p, m in zip(correlations, predicted, measured):
-        fig = theory_vs_measured(weights, p, m, xlabel)
-        ax = fig.axes[0]
-        ax.set_ylim(-1.05, 1.05)
-        ax.axvline(0.5, color="grey", lw=0.8, ls="--")
-        ax.set_title(f"r = {r:+.1f}: at w = 1/2, theory {np.interp(0.5, weights, p):.3f}, "
-                     f"measured {np.interp(0.5, weights, m):.3f}")
+        fig, (ax,) = _figure(1, height=3.2)
+        with style():
+            ax.plot(weights, p, color=COLORS[0], label="theory")
+            ax.plot(weights, m, "o", color=COLORS[1], label="measured on the held-out clips")
+            ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("correlation with target")
+            ax.set_title(f"r = {r:+.1f}; at w = 1/2: theory {np.interp(0.5, weights, p):.3f}, "
+                         f"measured {np.interp(0.5, weights, m):.3f}")
+            ax.legend(loc="lower right")
         figures[f"{r:+.1f}"] = _style(fig)
     first = int(np.argmin(np.abs(np.asarray(correlations) - start)))
     return Frames(figures, "input-target correlation r", first,
