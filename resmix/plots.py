@@ -29,13 +29,15 @@ from .dynamics import initial_weight_rms, predicted_rms
 from .train import History
 
 COLORS = colormaps["tab10"].colors
-WIDTH = 6.0  # inches: shown at the column's width, so 1 pt of text is about 1.2 px on a desktop, 0.6 on a phone
+#: Figure width in inches: shown at the column's width, so 1 pt of text is about 1.2 px on a desktop, 0.6 on a phone.
+WIDTH = 6.0
 PANEL_HEIGHT = 2.6  # inches per row of panels in a grid; a single panel gets SINGLE_HEIGHT
 SINGLE_HEIGHT = 3.4
 DPI = 150  # pixels per inch of the PNG: 900 px wide, sharp on a high-density screen, never upscaled
 FRAME_DPI = 110  # a slider's frames: many PNGs inside one page, so a little less sharp than a figure
 MANY_ENTRIES = 4  # a legend with more entries than this goes below the panels, not over the data
 
+#: The book's rcParams, applied by :func:`style` when a figure is made and when it is drawn.
 STYLE = {
     # sizes for a figure shown at 6 inches -> ~700 px (desktop) or ~360 px (phone): ticks stay >= 8 px there
     "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,

@@ -6,6 +6,7 @@ from typing import Mapping, Sequence
 
 from .tables import table_html
 
+#: The claims table's column names, by :class:`Claim` field.
 CLAIM_COLUMNS = {"id": "claim", "claim": "what the seed says", "seed_value": "the seed's figure",
                  "measured": "what this book measures", "verdict": "verdict"}
 

@@ -14,8 +14,10 @@ import html
 import math
 from typing import Any, Mapping, Sequence
 
-DASH = "\u2013"  # an en dash: what an empty cell reads as
+#: What an empty cell reads as (an en dash).
+DASH = "\u2013"
 
+#: Human names, with units, of the column keys the package uses.
 COLUMN_NAMES = {
     # held-out measurements (resmix.measure), one per key of History.records without the "val_" prefix
     "rms_ratio_db": "output level re target (dB)", "corr_target": "correlation with target",

@@ -6,9 +6,10 @@ both viewports (and of each chapter in dark mode) land in ``_build/screenshots/`
 ``<page>-390.png``, ``<page>-1280.png`` and ``<page>-dark.png``.
 
 What "fits" means here:
-- no element of the page's main area reaches beyond the viewport's width, unless it sits inside
-  a box that scrolls sideways (a wide equation or table does, on purpose) which itself fits; and
-  the page as a whole never scrolls sideways;
+- no element of the page's main area reaches beyond the viewport, or beyond an ancestor that
+  cuts or hides overflow (a code cell whose long lines sit in a box with an invisible scrollbar
+  counts as cut), unless that ancestor is a box that scrolls sideways on purpose (a wide
+  equation or table) and itself fits; and the page as a whole never scrolls sideways;
 - a figure (an image in a cell's output, or a slider's frame) is shown at least as wide as its
   column, or at its natural width when that is smaller (an image is never upscaled to pass);
   resmix.plots draws every figure 900 px wide, wider than any column, so a figure fills its column.
@@ -28,18 +29,23 @@ VIEWPORTS = {"390": {"width": 390, "height": 844}, "1280": {"width": 1280, "heig
 
 OVERFLOW_JS = """() => {
   const vw = document.documentElement.clientWidth;
-  const scrolls = el => { const o = getComputedStyle(el).overflowX; return o === 'auto' || o === 'scroll' || o === 'hidden' || o === 'clip'; };
-  const fits = r => r.left >= -1 && r.right <= vw + 1;
+  // boxes that scroll sideways on purpose: a wide equation or table, with the scrolled part in view once scrolled
+  const SCROLLERS = 'mjx-container, div.math, .resmix-table, .table-wrapper, .output.text_html, .pasted-block';
   const main = document.querySelector('main') || document.body;
   const bad = [];
   for (const el of main.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden' || fits(r)) continue;
-    let clipped = false;
-    for (let a = el.parentElement; a && a !== main.parentElement; a = a.parentElement) {
-      if (scrolls(a)) { clipped = fits(a.getBoundingClientRect()); break; }
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.closest('mjx-assistive-mml, .visually-hidden, .sr-only')) continue;  // for screen readers, hidden on purpose
+    let box = null;  // the nearest ancestor that does not let overflow show: what cuts (or hides) el
+    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') { box = a; break; }
     }
-    if (!clipped) bad.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+    const b = box ? box.getBoundingClientRect() : {left: 0, right: vw};
+    if (r.left >= Math.max(b.left, 0) - 1 && r.right <= Math.min(b.right, vw) + 1) continue;
+    if (box && box.matches(SCROLLERS) && b.left >= -1 && b.right <= vw + 1) continue;
+    const where = box ? ` cut by ${box.tagName.toLowerCase()}.${[...box.classList].join('.')}` : '';
+    bad.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} [${Math.round(r.left)}, ${Math.round(r.right)}]${where}`);
   }
   return {bad: bad.slice(0, 10), n: bad.length, page: document.documentElement.scrollWidth, vw};
 }"""
