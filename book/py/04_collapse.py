@@ -82,7 +82,7 @@ from resmix.data import frame, held_out, unframe
 from resmix.diagnostics import output_gain_for, output_scale_for
 from resmix.dynamics import equilibrium_rms, prediction_rows, time_constant
 from resmix.listen import players
-from resmix.report import Claim, claims_html, glue_all, optimizer_steps, require, setup_html
+from resmix.report import Claim, claims_html, glue_all, optimizer_steps, require, setup_html, table_html
 
 exp = get_profile()
 cfg = exp.data
@@ -178,7 +178,7 @@ c7_runs = study.run_groups(c7_exps, PROTOCOL_RUNS, workers=workers, progress=Fal
 c7_flat = [h for hs in c7_runs.values() for h in hs]
 c7 = protocol.c7_verdict(c7_runs)
 print(f"{len(c7_flat)} runs on {c7_flat[0].meta['device']}; C7 by the registered rule: {c7.verdict} ({c7.reason})")
-pd.DataFrame(protocol.c7_rows(c7)).set_index("configuration").round(2)
+table_html(protocol.c7_rows(c7), index="configuration", digits=2)
 
 # %% mystnb={"image": {"alt": "Output level relative to the target and correlation with the target over optimizer steps for the three pre-registered configurations, mean of ten runs with min-max band"}}
 fig = plots.curves(c7_runs, ["val_rms_ratio_db", "val_common_share"],
@@ -302,7 +302,7 @@ for k, hs in {"both (the collapsing configuration)": both_runs, **alone_runs}.it
                        "end vs both": None if vs is None else vs.mean, "low": None if vs is None else vs.low,
                        "high": None if vs is None else vs.high})
 alone_table = pd.DataFrame(alone_rows).set_index("condition")
-alone_table.round(2)
+table_html(alone_table, digits=2)
 
 # %% tags=["remove-cell"]
 a_eps, a_start = (alone_table.loc[k] for k in alone)

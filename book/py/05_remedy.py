@@ -54,7 +54,7 @@ from resmix.criteria import REMEDY, STATS, VERDICT_RULES
 from resmix.data import frame, held_out, unframe
 from resmix.measure import final_output
 from resmix.listen import players
-from resmix.report import Claim, claims_html, glue_all, optimizer_steps, require, setup_html
+from resmix.report import Claim, claims_html, glue_all, optimizer_steps, require, setup_html, table_html
 
 exp = get_profile()
 cfg = exp.data
@@ -158,7 +158,7 @@ c8_flat = [h for hs in c8_runs.values() for h in hs]
 scores = {name: protocol.score_runs(hs, PROTOCOL_RUNS) for name, hs in c8_runs.items()}
 c8 = protocol.c8_verdict(c8_runs, {name: [s.passed for s in ss] for name, ss in scores.items()})
 print(f"{len(c8_flat)} runs on {c8_flat[0].meta['device']}; C8 by the registered rule: {c8.verdict} ({c8.reason})")
-pd.DataFrame(protocol.c8_rows(c8)).set_index("remedy").round(2)
+table_html(protocol.c8_rows(c8), index="remedy", digits=2)
 
 # %% [markdown]
 # Each test separately (the share of runs passing it), with the mean of what it measures:

@@ -52,7 +52,7 @@ from myst_nb import glue
 
 from resmix import plots, protocol, study
 from resmix.config import get_profile
-from resmix.report import Claim, claims_html, glue_all, optimizer_steps, setup_html
+from resmix.report import Claim, claims_html, glue_all, optimizer_steps, setup_html, table_html
 
 exp = get_profile()
 SEEDS = [0]  # one model seed on the profile's data seed: what a 2-core CPU affords at this scale
@@ -85,7 +85,7 @@ setup_html(scaled_exps[protocol.SEED_SETTING][0])
 # %%
 c7_runs = {n: runs[n] for n in (protocol.SEED_SETTING, protocol.MATCHED_QUIET)}
 c7 = protocol.c7_verdict(c7_runs, method="percentile")
-pd.DataFrame(protocol.c7_rows(c7)).set_index("configuration").round(2)
+table_html(protocol.c7_rows(c7), index="configuration", digits=2)
 
 # %% mystnb={"image": {"alt": "Output level relative to the target over optimizer steps for the scaled runs of every configuration"}}
 fig = plots.curves(runs, ["val_rms_ratio_db", "val_common_share"],
@@ -100,7 +100,7 @@ fig
 c8_runs = {"none": runs[protocol.BASELINE]} | {n: runs[n] for n in protocol.RECONSTRUCTION_REMEDIES}
 scores = {n: protocol.score_runs(hs, SCALE_RUNS) for n, hs in c8_runs.items()}
 c8 = protocol.c8_verdict(c8_runs, {n: [s.passed for s in ss] for n, ss in scores.items()}, method="percentile")
-pd.DataFrame(protocol.c8_rows(c8)).set_index("remedy").round(2)
+table_html(protocol.c8_rows(c8), index="remedy", digits=2)
 
 # %%
 pd.DataFrame([{"remedy": n, **{t: sum(s.tests()[t].passed for s in ss) for t in ss[0].tests()}}
