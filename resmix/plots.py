@@ -66,6 +66,7 @@ class BookFigure(Figure):
     """
 
     def draw(self, renderer):
+        """Draw as matplotlib does, inside :func:`style`."""
         with style():
             return super().draw(renderer)
 
