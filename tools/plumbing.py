@@ -240,9 +240,15 @@ def visible_code_cells(notebook: Path) -> list[str]:
     return out
 
 
+def page_name(path: Path) -> str:
+    """A page's name for the table: its path under book/ without the suffix (``04_collapse``, ``api/config``)."""
+    parts = path.with_suffix("").parts
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("book") + 1:]) if "book" in parts else path.stem
+
+
 def count_page(path: Path) -> PageCount:
     """The counts of one page: a notebook (``.ipynb``); other pages have no code cells."""
-    count = PageCount(path.stem)
+    count = PageCount(page_name(path))
     if path.suffix != ".ipynb":
         return count
     for source in visible_code_cells(path):
@@ -291,11 +297,11 @@ def over_threshold(counts: list[PageCount], max_share: float = PLUMBING_MAX_SHAR
 
 
 def format_table(counts: list[PageCount]) -> str:
-    head = f"{'page':<16} {'cells':>5} {'lines':>5} {'plumbing':>8} {'share':>6}  " + "  ".join(
+    head = f"{'page':<18} {'cells':>5} {'lines':>5} {'plumbing':>8} {'share':>6}  " + "  ".join(
         f"{k:>{max(len(k), 3)}}" for k in PLUMBING_KINDS)
     rows = [head]
     for c in counts + [_total(counts)]:
-        rows.append(f"{c.page:<16} {c.cells:>5} {c.lines:>5} {c.plumbing:>8} {c.share:>6.0%}  " + "  ".join(
+        rows.append(f"{c.page:<18} {c.cells:>5} {c.lines:>5} {c.plumbing:>8} {c.share:>6.0%}  " + "  ".join(
             f"{c.by_kind[k]:>{max(len(k), 3)}}" for k in PLUMBING_KINDS))
     return "\n".join(rows)
 
@@ -314,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", metavar="PAGE", help="list every visible line of PAGE (e.g. 04_collapse) with its kind")
     args = ap.parse_args(argv)
     if args.show:
-        page = next((p for p in toc_pages() if p.stem == args.show), None)
+        page = next((p for p in toc_pages() if page_name(p) == args.show), None)
         if page is None:
-            ap.error(f"no page {args.show!r} in _toc.yml; pages: {[p.stem for p in toc_pages()]}")
+            ap.error(f"no page {args.show!r} in _toc.yml; pages: {[page_name(p) for p in toc_pages()]}")
         for i, source in enumerate(visible_code_cells(page) if page.suffix == ".ipynb" else []):
             print(f"--- visible cell {i}")
             for kind, line in classify_cell(source):
