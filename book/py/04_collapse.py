@@ -346,7 +346,7 @@ dyn["common_share"] = [h.last["val_common_share"] for h in dyn_runs]
 glue_all({"dyn_lrs": " and ".join(f"{v:g}" for v in DYN_LRS), "dyn_wds": ", ".join(f"{v:g}" for v in [0.0] + DYN_WDS),
           "dyn_steps": dyn_runs[0].last["step"], "data_seed": cfg.seed, "dyn_min_product": DYNAMICS.min_product,
           "dyn_band": DYNAMICS.ratio_band})
-dyn.drop(columns=["steps"]).round(4)
+table_html(dyn.drop(columns=["steps"]), digits=4)
 
 # %% mystnb={"image": {"alt": "Weight RMS of the matrices over optimizer steps for each learning rate and weight decay, measured solid and predicted dashed"}}
 plots.weight_rms_vs_prediction({f"lr {h.experiment.train.lr:g}, wd {h.experiment.train.weight_decay:g}": h
