@@ -254,7 +254,7 @@ def theory_vs_measured(x: Sequence[float], predicted: Sequence[float], measured:
     fig, (ax,) = _figure(1)
     with style():
         ax.plot(x, predicted, color=COLORS[0], label="theory")
-        ax.plot(x, measured, "o", color=COLORS[1], label="measured (model, zero learning)")
+        ax.plot(x, measured, "o", color=COLORS[1], label="measured")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend()
