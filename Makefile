@@ -1,4 +1,5 @@
-# make book : set up .venv (if needed) and build the executed HTML book into _build/html
+# make book : set up .venv (if needed) and build the executed HTML book into _build/html,
+#             then print it to _build/html/_downloads/resmix-book.pdf (needs Chromium; skipped without)
 # make test : set up .venv (if needed) and run the unit tests and every notebook (nbmake)
 # make bench: per-run training speed of cohorts against separate models (benchmarks/bench_cohort.py, a few minutes)
 # make bench-model: resmix's model against torch.nn.TransformerEncoder (benchmarks/bench_train.py)
@@ -24,6 +25,7 @@ setup: $(STAMP)
 
 book: setup
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) tools/book_pdf.py
 
 # The notebooks store their training runs under book/_output/results, so the book build
 # after nbmake reuses them instead of training everything twice. The browser tests then
@@ -32,6 +34,7 @@ test: setup
 	$(PY) -m pytest tests/ --ignore=tests/browser
 	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=0 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) tools/book_pdf.py
 	$(PY) -m pytest -rs tests/browser
 
 bench: setup

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence
 
 import sympy as sp
 
@@ -85,3 +86,42 @@ def predicted_correlation(a: float, b: float, rms_input: float = 1.0, rms_target
 @lru_cache(maxsize=1)
 def _correlation_fn():
     return sp.lambdify(sp.symbols("a b s_x s_y r", real=True), correlation_formula(), "math")
+
+
+@dataclass(frozen=True)
+class MixSweep:
+    """Theory and measurement of ``corr((1 - w) I + w T_r, T_r)`` over target weights w and correlations r.
+
+    ``T_r`` is the target remixed to correlate ``r`` with the input
+    (:func:`resmix.data.mix_correlated`); ``predicted`` uses each ``T_r``'s measured
+    correlation with the input (``input_corr``), ``measured`` is the mean per-clip Pearson
+    correlation of the mix with ``T_r``. Shapes: ``predicted``, ``measured`` ``[R, W]``;
+    ``input_corr`` ``[R]``.
+    """
+
+    weights: tuple[float, ...]
+    correlations: tuple[float, ...]
+    input_corr: tuple[float, ...]
+    predicted: tuple[tuple[float, ...], ...]
+    measured: tuple[tuple[float, ...], ...]
+
+
+def mix_sweep(input, target, weights: Sequence[float], correlations: Sequence[float]) -> MixSweep:
+    """Predict and measure the mix's correlation with the target for every (r, w): what the slider of chapter 2 shows.
+
+    Args:
+        input, target: waveforms ``[B, N]`` of equal RMS (the study's clips).
+        weights: target weights ``w`` in ``[0, 1]``.
+        correlations: input-target correlations ``r`` in ``[-1, 1]``; 0 keeps the target as it is.
+    """
+    from .data import mix_correlated
+    from .metrics import pearson
+    if any(not 0 <= w <= 1 for w in weights):
+        raise ValueError(f"weights must lie in [0, 1]; got {list(weights)}")
+    rho, pred, meas = [], [], []
+    for r in correlations:
+        t = mix_correlated(input, target, r) if r else target  # [B, N], correlated r with the input
+        rho.append(float(pearson(input, t).mean()))
+        pred.append(tuple(predicted_correlation(1 - w, w, 1.0, 1.0, rho[-1]) for w in weights))
+        meas.append(tuple(float(pearson((1 - w) * input + w * t, t).mean()) for w in weights))
+    return MixSweep(tuple(map(float, weights)), tuple(map(float, correlations)), tuple(rho), tuple(pred), tuple(meas))

@@ -139,6 +139,8 @@ def resolve_device(name: str = "auto"):
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The synthetic audio: clip length and rate, framing into ``[B, D, T]``, level, and how many pairs."""
+
     sample_rate: int = 8000  # 8 kHz keeps clips short while still sounding musical
     # An eighth of a second (1024 samples, 32 frames): short clips buy optimizer steps, which the
     # collapse and its remedies need, on a 2-core CPU (issue 9); the full profile plays 1.024 s.
@@ -180,17 +182,19 @@ class DataConfig:
 
     @property
     def n_samples(self) -> int:
-        """N: samples per clip."""
+        """Samples per clip, N."""
         return round(self.sample_rate * self.clip_seconds)
 
     @property
     def n_frames(self) -> int:
-        """T: frames per clip."""
+        """Frames per clip, T."""
         return self.n_samples // self.frame_size
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The two-stage transformer: sizes, the residual design (``"leaky"`` or ``"none"``), and how inputs enter and outputs start."""
+
     dim: int = 32  # D, must equal DataConfig.frame_size
     d_model: int = 64  # transformer width; the pilot's size
     n_layers: int = 2  # encoder blocks per stage
@@ -230,6 +234,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
+    """The loss: weights of the anti-correlation, novelty, reconstruction and variance terms, and their settings."""
+
     anti_correlation: float = 1.0  # weight of |Pearson(output, target)|
     novelty: float = 1.0  # weight of max |Pearson| with input and stage-1 output
     # How the novelty term combines its references' |rho|: "max" (not copying any of them, our
@@ -280,6 +286,8 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The training run: epochs, batch, AdamW's settings, seed, threads, precision and device."""
+
     epochs: int = 24  # the seed's collapse is reported at epoch 21: step 672 of 768 at the quick size
     batch_size: int = 8  # small batches: a step costs about 13 ms on one CPU thread at the quick size
     lr: float = 1e-3  # AdamW, the pilot's rate
@@ -317,6 +325,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Experiment:
+    """One run's full configuration: data, model, loss and training, under a name and a profile."""
+
     name: str = "experiment"
     profile: str = "quick"
     data: DataConfig = field(default_factory=DataConfig)

@@ -206,6 +206,8 @@ def _summary(runs: Sequence[Any], seed_runs: Sequence[Any] | None, method: str) 
 
 @dataclass(frozen=True)
 class C7Result:
+    """C7's verdict by the registered rule, its reason, and each configuration's summary."""
+
     verdict: str  # "supported" | "partly" | "refuted"
     reason: str
     configs: dict[str, ConfigSummary]
@@ -279,6 +281,8 @@ class RemedySummary:
 
 @dataclass(frozen=True)
 class C8Result:
+    """C8's verdict by the registered rule, its reason, each remedy's summary, and whether the baseline ends quiet."""
+
     verdict: str
     reason: str
     remedies: dict[str, RemedySummary]

@@ -4,6 +4,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
+from .tables import table_html
+
+#: The claims table's column names, by :class:`Claim` field.
+CLAIM_COLUMNS = {"id": "claim", "claim": "what the seed says", "seed_value": "the seed's figure",
+                 "measured": "what this book measures", "verdict": "verdict"}
+
 VERDICTS = ("supported", "partly", "refuted")
 
 
@@ -29,11 +35,8 @@ def claims_table(claims: Sequence[Claim]):
 
 
 def claims_html(claims: Sequence[Claim]):
-    """The claims table as HTML with every cell in full (pandas truncates long text in its repr)."""
-    import pandas as pd
-    from IPython.display import HTML
-    with pd.option_context("display.max_colwidth", None):
-        return HTML(claims_table(claims).to_html())
+    """The claims table as HTML, every cell in full, with the column names of :data:`CLAIM_COLUMNS`."""
+    return table_html([asdict(c) for c in claims], CLAIM_COLUMNS, index="id")
 
 
 def require(claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
@@ -169,11 +172,8 @@ def setup_rows(exp) -> list[tuple[str, str, str]]:
 
 def setup_html(exp):
     """:func:`setup_rows` as an HTML table, for the chapters that train."""
-    import pandas as pd
-    from IPython.display import HTML
-    df = pd.DataFrame(setup_rows(exp), columns=["", "setting", "reading of the seed / why"]).set_index("")
-    with pd.option_context("display.max_colwidth", None):
-        return HTML(df.to_html())
+    return table_html(setup_rows(exp), {"what": "", "setting": "setting", "why": "reading of the seed / why"},
+                      index="what")
 
 
 def glue_all(values: Mapping[str, object]) -> None:

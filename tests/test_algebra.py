@@ -1,3 +1,4 @@
+import pytest
 import sympy as sp
 import torch
 
@@ -50,3 +51,17 @@ def test_algebra_matches_the_model():
         r_xy = float(pearson(x, y2).mean())
         predicted = algebra.predicted_correlation(0.5, 0.5, float(rms(x).mean()), float(rms(y2).mean()), r_xy)
         assert abs(measured - predicted) < 0.02
+
+
+def test_mix_sweep_measures_what_the_formula_predicts():
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4096), torch.randn(8, 4096)
+    x, y = x / x.pow(2).mean(-1, keepdim=True).sqrt(), y / y.pow(2).mean(-1, keepdim=True).sqrt()  # equal RMS
+    s = algebra.mix_sweep(x, y, [0.0, 0.5, 1.0], [-0.6, 0.0, 0.6])
+    assert len(s.predicted) == len(s.measured) == 3 and all(len(row) == 3 for row in s.predicted)
+    for r, rho, pred, meas in zip(s.correlations, s.input_corr, s.predicted, s.measured):
+        assert abs(rho - r) < 0.05  # the remixed target correlates r with the input
+        assert pred[0] == pytest.approx(rho) and pred[2] == pytest.approx(1.0)  # w = 0: the input; w = 1: T
+        assert max(abs(p - m) for p, m in zip(pred, meas)) < 0.03
+    with pytest.raises(ValueError, match=r"weights must lie in \[0, 1\]"):
+        algebra.mix_sweep(x, y, [1.5], [0.0])

@@ -9,7 +9,13 @@
    are dropped from the pages.
 3. Downloads for offline reading: when the build has finished, the executed notebooks and
    the whole HTML book are zipped into ``_downloads/`` of the built book, which the
-   introduction links to (``resmix-notebooks.zip``, ``resmix-book-html.zip``).
+   introduction links to (``resmix-notebooks.zip``, ``resmix-book-html.zip``). The whole
+   book as one PDF (``resmix-book.pdf``) is printed after the build by ``tools/book_pdf.py``.
+4. Per-page downloads of the executed notebook: sphinx-book-theme's download button links a
+   notebook page's ``.ipynb`` to its copy under ``_sources/``, which Sphinx takes from the
+   unexecuted source; it is replaced by the executed notebook, and the button says so.
+5. The page as a reader sees it: ``resmix.css`` (beside this file) makes code and output
+   wrap, wide equations and tables scroll inside the column, and figures fit it.
 """
 from __future__ import annotations
 
@@ -23,6 +29,11 @@ NOTEBOOKS_ZIP = "resmix-notebooks.zip"
 HTML_ZIP = "resmix-book-html.zip"
 
 
+HERE = Path(__file__).resolve().parent
+CSS = "resmix.css"
+EXECUTED_TOOLTIP = "Download the executed notebook (with its outputs)"
+
+
 def _copy_mathjax(app, config) -> None:
     spec = find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -31,6 +42,7 @@ def _copy_mathjax(app, config) -> None:
     static = Path(app.outdir).parent / "_offline_static"
     (static / "mathjax").mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, static / "mathjax" / "tex-svg.js")
+    shutil.copy2(HERE / CSS, static / CSS)
     config.html_static_path = list(config.html_static_path) + [str(static)]
     config.mathjax_path = "mathjax/tex-svg.js"
 
@@ -43,6 +55,35 @@ def _is_thebe(script) -> bool:
 def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
     if "script_files" in context:
         context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+
+
+def _label_executed_download(app, pagename, templatename, context, doctree) -> None:
+    """Say on a notebook page's download button that its .ipynb is the executed notebook."""
+    if context.get("page_source_suffix") != ".ipynb":
+        return
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []):
+            if button.get("label") == "download-source-button":
+                button["tooltip"], button["text"] = EXECUTED_TOOLTIP, ".ipynb (executed)"
+
+
+def executed_sources(html: Path, executed: Path) -> list[Path]:
+    """Replace each notebook under ``html/_sources`` by its executed twin in ``executed`` (same relative path).
+
+    Returns the files replaced. A notebook with no executed twin is left as it is.
+    """
+    replaced = []
+    sources = html / "_sources"
+    for src in sorted(sources.rglob("*.ipynb*")) if sources.exists() else []:
+        rel = src.relative_to(sources)
+        name = rel.name[:rel.name.index(".ipynb") + len(".ipynb")]  # Sphinx may append a link suffix (.txt)
+        twin = executed / rel.parent / name
+        if twin.exists():
+            tmp = src.with_name(src.name + ".tmp")
+            shutil.copy2(twin, tmp)
+            tmp.replace(src)
+            replaced.append(src)
+    return replaced
 
 
 def _zip(files: list[tuple[Path, str]], target: Path) -> None:
@@ -71,11 +112,14 @@ def zip_downloads(html: Path, executed: Path) -> tuple[Path, Path]:
 
 def _build_finished(app, exception) -> None:
     if exception is None and app.builder.format == "html":
+        executed_sources(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
         zip_downloads(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
 
 
 def setup(app):
     app.connect("config-inited", _copy_mathjax)
+    app.add_css_file(CSS)
     app.connect("html-page-context", _drop_thebe)
+    app.connect("html-page-context", _label_executed_download, priority=900)  # after the theme's buttons
     app.connect("build-finished", _build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

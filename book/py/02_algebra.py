@@ -39,7 +39,6 @@ from dataclasses import replace
 
 import os
 
-import ipywidgets as widgets
 from IPython.display import Markdown
 import numpy as np
 import pandas as pd
@@ -187,20 +186,15 @@ glue("c3_sweep_err", sweep_max_err, display=False)
 #
 # ### Explore it
 #
-# Move the sliders: `w` is the target's weight in the mix $(1-w)\,I + w\,T$ (the seed's
-# residual is $w=\tfrac12$), `r` the input-target correlation. The widget needs a running
-# kernel; the figure after it shows the same sweep for a static page.
+# Move the slider: it sets `r`, the input-target correlation. The figure shows the correlation
+# with the target of the mix $(1-w)\,I + w\,T$ over the target's weight $w$ (the seed's
+# residual is $w=\tfrac12$, the dashed line): the formula's curve and the measured points, both
+# computed for every `r` when this page was built, so the slider needs no kernel. The figure
+# after it shows $r = 0$ and $r = 0.5$ together.
 
 # %%
-def show(w=0.5, r=0.0):
-    y_r = mix_correlated(x_wave, y_wave, r) if r else y_wave
-    mix = (1 - w) * x_wave + w * y_r
-    pred = algebra.predicted_correlation(1 - w, w, 1.0, 1.0, float(metrics.pearson(x_wave, y_r).mean()))
-    print(f"predicted {pred:.3f}   measured {float(metrics.pearson(mix, y_r).mean()):.3f}")
-
-
-widgets.interact(show, w=widgets.FloatSlider(value=0.5, min=0, max=1, step=0.05),
-                 r=widgets.FloatSlider(value=0.0, min=-0.9, max=0.9, step=0.1));
+mix = algebra.mix_sweep(x_wave, y_wave, weights=np.linspace(0, 1, 11), correlations=[v / 10 for v in range(-9, 10)])
+plots.correlation_explorer(mix.weights, mix.correlations, mix.predicted, mix.measured)
 
 # %% mystnb={"image": {"alt": "Correlation with the target against the target weight w: theory curves and measured points for input-target correlation 0 and 0.5"}}
 ws = np.linspace(0, 1, 11)

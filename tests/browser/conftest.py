@@ -10,12 +10,16 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from book_pdf import PDF_NAME, READY_JS, toc_docnames  # noqa: E402  (the PDF's page list is the tests' too)
+
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,8 +35,14 @@ def chromium_path() -> str | None:
 
 
 def book_pages() -> list[Path]:
-    """Every page of the book: the documents the table of contents lists, as built HTML."""
-    return sorted((SITE / "book").glob("*.html"))
+    """Every page of the book: the documents the table of contents lists, as built HTML, in reading order."""
+    return [SITE / f"{d}.html" for d in toc_docnames(ROOT)]
+
+
+def shot_name(path: Path, suffix: str = "") -> str:
+    """A screenshot's file name: the page's path under book/ (api/config -> api-config), then a suffix."""
+    rel = path.relative_to(SITE / "book").with_suffix("") if path.is_relative_to(SITE / "book") else Path(path.stem)
+    return "-".join(rel.parts) + suffix + ".png"
 
 
 @pytest.fixture(scope="session")
