@@ -104,6 +104,19 @@ class _Data:
         self.index, self.val_index = self.index[idx], self.val_index[idx]
 
 
+class _Results(dict):
+    """Each run's result by its position, handed to ``on_done`` as it is set."""
+
+    def __init__(self, on_done):
+        super().__init__()
+        self.on_done = on_done
+
+    def __setitem__(self, i, result):
+        super().__setitem__(i, result)
+        if self.on_done:
+            self.on_done(i, result)
+
+
 @dataclass
 class _Members:
     """The per-member state of a running cohort that is not a tensor row."""
@@ -282,6 +295,7 @@ def _resume(c: _Cohort, m: _Members, steps_per_epoch: int) -> None:
 def train_cohort(exps: Sequence[Experiment], *, checkpoints: Sequence[str | Path | None] | None = None,
                  train_data: tuple[Tensor, Tensor] | None = None, val_data: tuple[Tensor, Tensor] | None = None,
                  progress: bool = True, callback: Callable[[int, dict[str, float]], None] | None = None,
+                 on_done: Callable[[int, History | NonFiniteLossError], None] | None = None,
                  ) -> list[History | NonFiniteLossError]:
     """Train every experiment as one stacked model; return each one's History (or its NonFiniteLossError).
 
@@ -293,6 +307,8 @@ def train_cohort(exps: Sequence[Experiment], *, checkpoints: Sequence[str | Path
             member's own :func:`~resmix.data.training_pairs` and :func:`~resmix.data.held_out` of its data config).
         progress: one tqdm bar over the members' epochs.
         callback: ``callback(i, record)`` after run ``i``'s epoch record (and checkpoint) is written.
+        on_done: ``on_done(i, result)`` as soon as run ``i`` leaves the cohort (done or diverged), so a
+            caller can store a short run while the long ones go on.
 
     The cohort uses its runs' ``train.threads`` CPU threads; the caller's count is restored after.
     """
@@ -307,12 +323,12 @@ def train_cohort(exps: Sequence[Experiment], *, checkpoints: Sequence[str | Path
     before = torch.get_num_threads()
     torch.set_num_threads(exps[0].train.threads)
     try:
-        return _train(exps, paths, train_data, val_data, progress, callback)
+        return _train(exps, paths, train_data, val_data, progress, callback, on_done)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(exps, paths, train_data, val_data, progress, callback) -> list[History | NonFiniteLossError]:
+def _train(exps, paths, train_data, val_data, progress, callback, on_done) -> list[History | NonFiniteLossError]:
     device = resolve_device(exps[0].train.device)
     c = _Cohort(exps, device, train_data, val_data)
     m = _Members(list(range(len(exps))), list(exps), [torch.Generator().manual_seed(e.train.seed) for e in exps],
@@ -320,7 +336,7 @@ def _train(exps, paths, train_data, val_data, progress, callback) -> list[Histor
     n, bs = c.data.x.shape[1], exps[0].train.batch_size
     _resume(c, m, -(-n // bs))
     meta = provenance(device) | {"cohort_size": len(exps)}
-    out: dict[int, History | NonFiniteLossError] = {}
+    out = _Results(on_done)
     bar = None
     if progress:
         from tqdm.auto import tqdm

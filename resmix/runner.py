@@ -111,23 +111,26 @@ def _train_claimed(exps, keys, mine: list[int], results: Path, out: dict[int, Hi
     if not train:
         return []
     ckpts = [results / "ckpt" / f"{keys[i]}.pt" for i in train]
-    done = train_cohort([exps[i] for i in train], checkpoints=ckpts, progress=False)
     errors = []
-    for i, ck, h in zip(train, ckpts, done):
+
+    def store(j: int, h: History | NonFiniteLossError) -> None:  # as each member leaves the cohort
+        i, ck = train[j], ckpts[j]
         if isinstance(h, NonFiniteLossError):
             errors.append(f"{exps[i].name!r}: {h}")
-            continue
+            return
         _save_model(h.model, results / f"{keys[i]}.model.pt")
         if i not in stored:
             _write_json(h.to_dict(), results / f"{keys[i]}.json")
         elif _numbers(stored[i]) != _numbers(h):
             warnings.warn(f"{keys[i]}.model.pt: the rebuilt weights come from a rerun whose records differ from "
                           f"the stored {keys[i]}.json (another device or library?); the stored records are kept",
-                          stacklevel=3)
+                          stacklevel=4)
         if i in stored:
             stored[i].model, h = h.model, stored[i]
         ck.unlink(missing_ok=True)
         out[i] = h
+
+    train_cohort([exps[i] for i in train], checkpoints=ckpts, progress=False, on_done=store)
     return errors
 
 
