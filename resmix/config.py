@@ -25,7 +25,7 @@ import numpy as np
 RESIDUALS = ("leaky", "none")
 INPUT_SCALES = ("rms", "raw")
 RECON_KINDS = ("mse", "mrstft")
-RECON_REFERENCES = ("target", "negated", "difference", "product")
+RECON_REFERENCES = ("target", "negated", "difference", "product", "allpass")
 CORR_AXES = ("clip", "frame", "batch")
 DECAY_TARGETS = ("all", "weights")
 OPTIMIZERS = ("adamw", "adam")
@@ -248,7 +248,9 @@ class LossConfig:
     # What the reconstruction term matches: "target", a task the leaky residual half-solves by
     # construction; "negated" (-target), where the residual is in the way; "difference" ((input -
     # target) / sqrt 2), linear but uncorrelated with the residual; or "product" (input * target at
-    # the target's RMS), uncorrelated with both inputs.
+    # the target's RMS), uncorrelated with both inputs; or "allpass": the target through a fixed
+    # random-phase all-pass filter (its spectrum, none of its waveform at any small lag: chapter 5's
+    # second positive control).
     recon_reference: str = "target"
     variance: float = 0.0  # weight of the VICReg-style variance hinge (off by default)
     variance_gamma: float = 1.0  # hinge floor, as a fraction of the target's standard deviation

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
@@ -53,3 +53,21 @@ def players(signals: Mapping[str, torch.Tensor], sample_rate: int, folder: str |
         audio = Audio(w.numpy(), rate=sample_rate, normalize=normalize)._repr_html_()
         rows.append(f"<tr><td style='padding-right:1em'>{html.escape(name)}{note}</td><td>{audio}</td></tr>")
     return HTML("<table>" + "".join(rows) + "</table>")
+
+
+def trained_outputs(groups: Mapping[str, Sequence], results: str | os.PathLike, input: torch.Tensor,
+                    target: torch.Tensor, seed: int = 0, data_seed: int | None = None) -> dict[str, torch.Tensor]:
+    """``{name: waveform}``: what each group's stored run with model seed ``seed`` (and ``data_seed``, when
+    given) outputs on the clips ``input``, ``target`` ``[B, D, T]``, its clips joined back to back ``[B * N]``.
+
+    The chapters' players: ``players({"target": ..., **trained_outputs(runs, RESULTS, x, y)}, sr, folder)``.
+    """
+    from .data import unframe
+    from .runner import load_model
+    out = {}
+    for name, runs in groups.items():
+        h = next(h for h in runs if h.experiment.train.seed == seed
+                 and (data_seed is None or h.experiment.data.seed == data_seed))
+        with torch.no_grad():
+            out[name] = unframe(load_model(h.experiment, results)(input, target)[1]).flatten()
+    return out

@@ -242,12 +242,38 @@ def reconstruction_reference(input: Tensor, target: Tensor, reference: str) -> T
         return -target
     if reference == "difference":
         return (input - target) / math.sqrt(2)
+    if reference == "allpass":
+        return allpass(target)
     if reference == "product":
         p = input * target
         clip = (-2, -1)
         scale = target.pow(2).mean(clip, keepdim=True).sqrt() / p.pow(2).mean(clip, keepdim=True).sqrt().clamp_min(1e-12)
         return p * scale
-    raise ValueError(f"reference must be one of 'target', 'negated', 'difference', 'product'; got {reference!r}")
+    raise ValueError(f"reference must be one of 'target', 'negated', 'difference', 'product', 'allpass'; got {reference!r}")
+
+
+ALLPASS_SEED = 0  # the all-pass filter's phases: one fixed draw, the same for every clip and run
+
+
+def allpass(x: Tensor) -> Tensor:
+    """Each clip through one fixed all-pass filter with random phases: ``[..., D, T] -> [..., D, T]``.
+
+    The phase of every Fourier coefficient of the unframed clip is shifted by a draw uniform in
+    ``[0, 2 pi)`` (seed ``ALLPASS_SEED``; DC and Nyquist stay real), so the result has exactly the clip's
+    magnitude spectrum and, its impulse response being spread over the whole clip, next to no
+    correlation with it at any small lag: a deterministic, learnable "meaningful but not copied" target.
+    """
+    lead, (D, T) = x.shape[:-2], x.shape[-2:]
+    w = x.transpose(-1, -2).reshape(*lead, D * T).float()  # unframe
+    N = D * T
+    gen = torch.Generator().manual_seed(ALLPASS_SEED)
+    phase = torch.rand(N // 2 + 1, generator=gen, dtype=torch.float64) * 2 * math.pi
+    phase[0] = 0.0
+    if N % 2 == 0:
+        phase[-1] = 0.0
+    rot = torch.polar(torch.ones_like(phase), phase).to(torch.complex64).to(w.device)
+    out = torch.fft.irfft(torch.fft.rfft(w) * rot, N)
+    return out.reshape(*lead, T, D).transpose(-1, -2).to(x.dtype)
 
 
 @dataclass(frozen=True)

@@ -214,36 +214,88 @@ fig
 # %% tags=["remove-cell"]
 R = c8.remedies
 pos = scores2["v2"][protocol2.POSITIVE]
-pos_rate = float(np.mean([s.passed for s in pos]))
 rates = {v: pass_rates(sc) for v, sc in scores2.items()}
-glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.level_margin_db,
+pos_runs = v2_runs[protocol2.POSITIVE]
+glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.level_margin_db, "steps": optimizer_steps(v2_runs["none"][0].experiment),
           "c8_verdict": c8.verdict, "c8_reason": c8.reason, "c8_v1score": c8_v1score.verdict,
           "c8_first_v1": c8_first["v1"].verdict, "c8_first_v2": c8_first["v2"].verdict,
-          "none_end": R["none"].level_end_db, "base_quiet": "ends below the target" if c8.baseline_quiet else "does not end below the target",
+          "first_mr_diff": c8_first["v2"].remedies["mrstft 0.01"].vs_none.mean,
+          "none_end": R["none"].level_end_db,
           "mse_end": R["mse 0.01"].level_end_db, "mse_diff": R["mse 0.01"].vs_none.mean,
           "mse_lo": R["mse 0.01"].vs_none.low, "mse_hi": R["mse 0.01"].vs_none.high,
           "mr_end": R["mrstft 0.01"].level_end_db, "mr_diff": R["mrstft 0.01"].vs_none.mean,
           "mr_lo": R["mrstft 0.01"].vs_none.low, "mr_hi": R["mrstft 0.01"].vs_none.high,
-          "pos_pass": sum(s.passed for s in pos), "pos_n": len(pos), "pos_rate_v1": float(rates["v1"].loc[protocol2.POSITIVE, "all four"]),
-          "pos_failed": ", ".join(sorted({t for s in pos for t in s.failed})) or "none",
+          "pos_pass": sum(s.passed for s in pos), "pos_n": len(pos),
+          "pos_level": float(np.mean([h.last["val_rms_ratio_db"] for h in pos_runs])),
+          "pos_common": float(np.mean([h.last["val_common_share"] for h in pos_runs])),
+          "pos_dep": rates["v2"].loc[protocol2.POSITIVE, "input_dependence"], "pos_copy": rates["v2"].loc[protocol2.POSITIVE, "no_copy"],
+          "pos_level_pass": rates["v2"].loc[protocol2.POSITIVE, "level"], "pos_spectral": rates["v2"].loc[protocol2.POSITIVE, "spectral"],
+          "pos_env_gain": float(np.mean([s.spectral.values["envelope_gain"] for s in pos])),
           "dep_max": float(rates["v2"].loc[["none", *protocol.RECONSTRUCTION_REMEDIES], "input_dependence"].max()),
           "n_runs": R["none"].n})
-checks.expect(pos_rate >= VERDICT_RULES.min_share, "the text says the positive control passes version 2")
+checks.expect(c8.verdict == "refuted" and c8_first["v2"].verdict == "partly", "the text reads the registrations' C8 as refuted and partly")
+checks.expect(R["mrstft 0.01"].vs_none.verdict(STATS.level_margin_db) == "below", "the text says MR-STFT at 0.01 lowers the decay road's level")
+checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[protocol2.POSITIVE, "input_dependence"] >= VERDICT_RULES.min_share
+              and rates["v2"].loc[protocol2.POSITIVE, "spectral"] == 0, "the text says the registered positive control depends on its inputs and fails the spectral test")
 
 # %% [markdown]
-# **The positive control passes.** {glue:text}`pos_pass` of {glue:text}`pos_n` of its runs pass all
-# four tests of version 2 (a share of {glue:text}`pos_rate_v1:.1f` under version 1): an objective that
-# asks for the target's spectrum, input dependence and no copy within the window is reachable by
-# training, and version 2 accepts it. The score can therefore fail a remedy for a reason.
+# **On the honest baseline the seed's remedy does not help.** The decay road ends at
+# {glue:text}`none_end:+.1f` dB; the waveform MSE at 0.01 ends {glue:text}`mse_diff:+.2f` dB from it (95% CI
+# {glue:text}`mse_lo:+.2f` to {glue:text}`mse_hi:+.2f`, across the 1 dB margin) and the MR-STFT loss at 0.01
+# {glue:text}`mr_diff:+.2f` dB (95% CI {glue:text}`mr_lo:+.2f` to {glue:text}`mr_hi:+.2f`): *quieter*, not
+# louder, where on the first registration's frozen start it lifted the level by {glue:text}`first_mr_diff:+.1f`
+# dB. No run of either passes the score; none of them, nor the baseline's, passes input dependence (share
+# at most {glue:text}`dep_max:.1f`). By the rule, **C8 is {glue:text}`c8_verdict`** ({glue:text}`c8_reason`);
+# with version 1 of the score it is {glue:text}`c8_v1score` too, and the first registration's remedies give
+# {glue:text}`c8_first_v1` (version 1) and {glue:text}`c8_first_v2` (version 2), on the lift alone.
 #
-# **On the honest baseline**, which {glue:text}`base_quiet` ({glue:text}`none_end:+.1f` dB), the waveform
-# MSE at 0.01 ends {glue:text}`mse_diff:+.2f` dB from it (95% CI {glue:text}`mse_lo:+.2f` to
-# {glue:text}`mse_hi:+.2f`) and the MR-STFT loss at 0.01 {glue:text}`mr_diff:+.2f` dB (95% CI
-# {glue:text}`mr_lo:+.2f` to {glue:text}`mr_hi:+.2f`). Neither passes the score: the share of their (and
-# the baseline's) runs that pass input dependence is at most {glue:text}`dep_max:.1f`. By the rule,
-# **C8 is {glue:text}`c8_verdict`** ({glue:text}`c8_reason`); read with version 1 of the score it would
-# be {glue:text}`c8_v1score`, and the first registration's remedies give {glue:text}`c8_first_v1`
-# (version 1) and {glue:text}`c8_first_v2` (version 2).
+# **The registered positive control fails**, and says why. It depends on its inputs (input dependence passes
+# in a share {glue:text}`pos_dep:.1f` of its runs, common share {glue:text}`pos_common:.2f`) and copies nothing
+# (no copy: {glue:text}`pos_copy:.1f`), but {glue:text}`pos_pass` of {glue:text}`pos_n` runs pass all four:
+# it ends at {glue:text}`pos_level:+.1f` dB, at the edge of the level band (passing in
+# {glue:text}`pos_level_pass:.1f`), and fails the spectral test in every run (envelope gain
+# {glue:text}`pos_env_gain:.2f` dB). Its objective contradicts itself on tonal audio: a signal with a
+# harmonic's spectrum matches that harmonic at some lag within 10 ms (the window spans a period of every
+# note above 100 Hz), so a penalty on every lag pushes the output *away* from the target's spectrum. The
+# score's no-copy test knows this (version 2 takes its chance level from surrogates with the clip's own
+# spectrum); the penalty does not. The control was ill-posed.
+
+# %% [markdown]
+# ## A second positive control (exploratory)
+#
+# Added after the registered control failed, and so exploratory: the seed's setting with a waveform MSE at
+# weight {glue:text}`ap_weight:g` to the target passed through one fixed all-pass filter with random phases
+# (`LossConfig.recon_reference="allpass"`): exactly the target's spectrum, none of its waveform at any small
+# lag, a deterministic function of the target that a model can learn. Three model seeds:
+
+# %%
+ap_runs = runs["exploratory positive control"]
+ap_scores = {v: protocol.score_runs(ap_runs, RUNS, crit) for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
+pd.concat({f"score {v}": pass_rates({"all-pass MSE x 100": sc}) for v, sc in ap_scores.items()}, axis=1).round(2)
+
+# %% tags=["remove-cell"]
+ap_pass = sum(s.passed for s in ap_scores["v2"])
+ap_rec = float(np.mean([h.last["val_loss_reconstruction"] for h in ap_runs]))
+sweep_v2 = protocol.score_runs(runs["sweep"], RUNS, REMEDY_V2)
+passed_by_some = {t: any(s.tests()[t].passed for s in [*sweep_v2, *pos, *ap_scores["v2"]]) for t in pos[0].tests()}
+glue_all({"ap_weight": plans.ALLPASS_WEIGHT, "ap_pass": ap_pass, "ap_n": len(ap_runs),
+          "ap_pass_v1": sum(s.passed for s in ap_scores["v1"]),
+          "ap_level": float(np.mean([h.last["val_rms_ratio_db"] for h in ap_runs])),
+          "ap_rec_share": ap_rec / cfg.rms ** 2,
+          "ap_failed": ", ".join(sorted({t for s in ap_scores["v2"] for t in s.failed})) or "none"})
+checks.expect(ap_pass == 0 and ap_rec > 0.8 * cfg.rms ** 2, "the text says the all-pass control is not learned and fails")
+checks.expect(all(passed_by_some.values()), "the text says each test of version 2 is passed by some trained run")
+
+# %% [markdown]
+# It fails as well: {glue:text}`ap_pass` of {glue:text}`ap_n` runs pass version 2 ({glue:text}`ap_pass_v1` pass
+# version 1); they fail {glue:text}`ap_failed`. In {glue:text}`steps` steps the model does not learn the
+# filter: its held-out MSE is still {glue:text}`ap_rec_share:.2f` of the target's variance (what silence
+# scores), and an MSE that is barely met rewards a quieter output ({glue:text}`ap_level:+.1f` dB).
+#
+# So **no trained run of this book passes all four tests of version 2**, but each test is passed by some:
+# the level, input-dependence and spectral tests by the MR-STFT runs of the exploratory sweep below (which
+# fail only no-copy: they hide a lagged copy), the no-copy test by both positive controls. Whether one
+# objective can meet all four in this budget is open; the score is not unpassable test by test.
 
 # %% [markdown]
 # ## Weight and scale: what "small" means
@@ -310,17 +362,21 @@ def described(name):
 
 
 claims = [Claim("C8", "a small reconstruction loss (0.01) is the remedy", "weight 0.01",
-                "; ".join(described(n) for n in c8.remedies) + f"; positive control passes {sum(s.passed for s in pos)}/{len(pos)}",
-                c8.verdict)]
+                "; ".join(described(n) for n in c8.remedies) + f"; registered positive control passes {sum(s.passed for s in pos)}/{len(pos)}, "
+                f"the all-pass control (exploratory) {ap_pass}/{len(ap_runs)}", c8.verdict)]
 checks.require(claims, {"C8": "refuted"})  # the text and the introduction read C8 from this rule
 glue("claims", claims_html(claims), display=False)
 glue("data_seed", cfg.seed, display=False)
 claims_html(claims)
 
 # %% [markdown]
-# **Verdict on C8: {glue:text}`c8_verdict`**, by the registered rule read with version 2 of the score
-# ({glue:text}`c8_reason`). A score that a trained positive control passes rejects both readings of the
-# seed's remedy at 0.01 on a quiet configuration that needs no inserted gain.
+# **Verdict on C8: {glue:text}`c8_verdict`**, by the second registration's rule read with version 2 of the
+# score ({glue:text}`c8_reason`). On a quiet configuration that needs no inserted gain, neither reading of
+# the seed's remedy at 0.01 lifts the level or makes the output depend on its inputs; on the first
+# registration's frozen start the MR-STFT loss did lift the level ("partly"), which is what an ε in disguise
+# lets a spectral term do. No trained run passes all four tests of the score: the registered positive
+# control was ill-posed, the exploratory one was not learned in the budget, and the runs that pass the
+# spectral test hide lagged copies.
 #
 # **Recommendation.** If your output goes quiet under correlation penalties, first remove the cause
 # ({ref}`chapter 4 <ch-collapse>`: an ε comparable to your output's $s_o s_t$, a fixed attenuation, or
