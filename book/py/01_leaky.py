@@ -42,7 +42,7 @@ except ImportError:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace
 
 import torch
@@ -71,7 +71,7 @@ print(f"profile {exp.profile}: {x.shape[0]} clips of {cfg.clip_seconds} s at {cf
 # noise hits in a lower register. The two are drawn independently, and every clip is
 # normalised to the same RMS. Listen to one pair:
 
-# %%
+# %% tags=["hide-input"]
 out_dir = "_output/01_leaky"
 players({"input": x_wave[0], "target": y_wave[0]}, cfg.sample_rate, out_dir)
 
@@ -135,7 +135,7 @@ glue_all({"init_branch_rms": branch_rms, "init_resid_rms": resid_rms, "init_rati
 #
 # Listen to the input, the target, and each stage's output of both untrained models:
 
-# %%
+# %% tags=["hide-input"]
 players({"input": x_wave[0], "target": y_wave[0],
          "stage 1 and stage 2 output, zero learning (both the 50/50 mix)": unframe(p0.output2)[0],
          "stage 1 output, default initialisation": unframe(p.output1)[0],
@@ -149,7 +149,7 @@ plots.waveforms({"input": x_wave[0], "target": y_wave[0],
 # %% [markdown]
 # ## What we measured
 
-# %%
+# %% tags=["hide-input"]
 c1_ok = err1 < 1e-6 and err2 < 1e-6 and probe0["r2"] > 0.999999
 claims = [
     Claim("C1", "leaky stage 1 = 50% input + 50% target + small learned part", "50% / 50%",

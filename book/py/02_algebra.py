@@ -34,7 +34,7 @@ except ImportError:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace
 
 import os
@@ -237,7 +237,7 @@ glue("probe_r2", probe["r2"], display=False)
 # no reconstruction loss, from both starts (default and zero-initialised output projections).
 # The setup, read from the configuration that trains:
 
-# %%
+# %% tags=["hide-input"]
 base = exp.with_(name="ch2", model={"residual": "leaky"},
                  loss={"anti_correlation": 1.0, "novelty": 1.0, "reconstruction": 0.0})
 seeds = [0, 1]
@@ -506,7 +506,7 @@ players({"input": x_wave[0], "target": y_wave[0], "leaky model trained with pena
 # %% [markdown]
 # ## What we measured
 
-# %%
+# %% tags=["hide-input"]
 c4_verdict = "supported" if final_corr > C4_HOLDS else c4_test.verdict
 claims = [
     Claim("C2", "leaky stage 2 = 49.5% input + 49.5% target", "49.5% / 49.5%",

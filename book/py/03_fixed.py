@@ -40,7 +40,7 @@ except ImportError:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 import os
 from dataclasses import replace
 
@@ -95,7 +95,7 @@ glue("c5_flat_default", flat_default, display=False)
 # {glue:text}`c5_corr_default:+.3f` with the target, with spectral flatness
 # {glue:text}`c5_flat_default:.2f` (0 is a pure tone, 1 white noise). Listen:
 
-# %%
+# %% tags=["hide-input"]
 players({"target": y_wave[0], "fixed design, default init (untrained)": unframe(out_default)[0]},
         cfg.sample_rate, "_output/03_fixed")
 
@@ -149,7 +149,7 @@ assert levels["raw"]["untrained common share"] > levels["rms"]["untrained common
 # scale whose output depends more on its inputs (lower common share, higher swap sensitivity) and
 # reaches the lower held-out error. The setup:
 
-# %%
+# %% tags=["hide-input"]
 base = exp.with_(name="ch3", loss={"anti_correlation": 0.0, "novelty": 0.0,
                                    "reconstruction": 1.0, "recon_kind": "mse"})
 seeds = [0, 1]
@@ -298,7 +298,7 @@ assert all(1 - best_mse[("difference", r)] / silence_mse > 0.5 for r in ("leaky"
 #
 # Listen to both trained reconstructions of the target (seed 0, learning rate 1e-3):
 
-# %%
+# %% tags=["hide-input"]
 listen = {"target": y_wave[0]}
 for r in ("leaky", "none"):
     model = study.load_model(base.with_(model={"residual": r}), "_output/results/ch3")
@@ -309,7 +309,7 @@ players(listen, cfg.sample_rate, "_output/03_fixed")
 # %% [markdown]
 # ## What we measured
 
-# %%
+# %% tags=["hide-input"]
 shared = levels["rms"]["untrained common share"]  # the book's default model, untrained
 c5_verdict = ("refuted" if zero_max != 0 or abs(corr_default) >= 0.1
               else "supported" if shared > 0.9 else "partly")  # near-constant: over 90% of the power shared

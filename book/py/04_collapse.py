@@ -412,7 +412,7 @@ for r in h_q.records[::3] + [h_q.records[-1]]:
 # %% [markdown]
 # Listen to each configuration (model seed 0, data seed {glue:text}`data_seed`):
 
-# %%
+# %% tags=["hide-input"]
 x_wave, y_wave = held_out(cfg)
 xf, yf = frame(x_wave[:1], cfg.frame_size), frame(y_wave[:1], cfg.frame_size)
 listen = {"target": y_wave[0]}
@@ -428,7 +428,7 @@ players(listen, cfg.sample_rate, "_output/04_collapse")
 # %% tags=["remove-cell"]
 glue("data_seed", cfg.seed, display=False)
 
-# %%
+# %% tags=["hide-input"]
 claims = [Claim("C7", "zero reconstruction: collapse to quiet, near-constant output by epoch ~21",
                 "epoch 21, 32x quieter (-30.1 dB), corr 0.007",
                 "; ".join(f"{n}: {c.collapsed_at_21}/{c.n} collapsed by epoch {EPOCH_SEED}, ends {c.level_end_db:+.1f} dB"

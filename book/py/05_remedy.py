@@ -340,7 +340,7 @@ pd.DataFrame(rows).set_index(["remedy", "weight"]).round(3)
 # Listen to the decay-road baseline, each remedy and the positive control (model seed 0, data seed
 # {glue:text}`data_seed`):
 
-# %%
+# %% tags=["hide-input"]
 listen = {"input": x_wave[0], "target": y_wave[0]}
 for name, hs in v2_runs.items():
     h = next(h for h in hs if h.experiment.train.seed == 0 and h.experiment.data.seed == cfg.seed)
@@ -354,7 +354,7 @@ plots.spectrograms({k: v for k, v in listen.items() if k != "input"}, cfg.sample
 # %% [markdown]
 # ## What we measured
 
-# %%
+# %% tags=["hide-input"]
 def described(name):
     r = c8.remedies[name]
     diff = "" if r.vs_none is None else f", {r.vs_none.mean:+.1f} dB vs none [{r.vs_none.low:+.1f}, {r.vs_none.high:+.1f}]"

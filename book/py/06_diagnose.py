@@ -48,7 +48,7 @@ except ImportError:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace
 
 import pandas as pd
@@ -58,10 +58,11 @@ from torch import nn
 from resmix import plots
 from resmix.config import get_profile
 from resmix.data import WavPairFolder, frame, held_out, make_pairs, save_wav
-from resmix.diagnostics import diagnose
+from resmix import protocol2, study
+from resmix.diagnostics import diagnose, level_forces
 from resmix.listen import players
 from resmix.models import TwoStageModel
-from resmix.report import announce, glue_all
+from resmix.report import announce, glue_all, optimizer_steps
 
 exp = get_profile()
 print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
@@ -132,7 +133,7 @@ glue_all({"my_a": d.zero_probe["a"], "my_b": d.zero_probe["b"], "my_r2": d.zero_
 #   target within ±10 ms is {glue:text}`my_lag:.2f`; a zero-lag correlation alone misses a copy
 #   delayed by a few samples.
 
-# %%
+# %% tags=["hide-input"]
 assert d.leaks and abs(d.zero_probe["a"] - 0.25) < 1e-3 and abs(d.zero_probe["b"] - 0.75) < 1e-3
 
 # %% [markdown]
@@ -150,8 +151,10 @@ for residual in ("leaky", "none"):
                       "zero-weights R²": r.zero_probe["r2"], "corr with target": r.corr_target,
                       "level (dB)": r.rms_ratio_db, "common share": r.measured["common_share"]}
 ablation = pd.DataFrame(rows).T
-assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "leaks"])
 ablation
+
+# %% tags=["remove-cell"]
+assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "leaks"])
 
 # %% [markdown]
 # ## Which road is a run on? Reading a training log
@@ -166,10 +169,6 @@ ablation
 # its two roads (model seed 0; the runs are loaded from chapter 4's store, or trained if missing):
 
 # %%
-from resmix import protocol2, study  # noqa: E402
-from resmix.diagnostics import level_forces  # noqa: E402
-from resmix.report import optimizer_steps  # noqa: E402
-
 roads = protocol2.collapse_configs2(exp)
 road_runs = dict(zip(roads, study.run_grid(list(roads.values()), "_output/results/protocol", progress=False)))
 xv, yv = (frame(w, cfg.frame_size) for w in held_out(cfg))
@@ -195,7 +194,7 @@ plots.curves({n: [h] for n, h in road_runs.items()}, ["val_eps_ratio", "val_offs
 # %% [markdown]
 # Listen to one of your pairs and your model's output:
 
-# %%
+# %% tags=["hide-input"]
 from resmix.data import unframe  # noqa: E402
 
 with torch.no_grad():

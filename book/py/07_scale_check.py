@@ -102,10 +102,11 @@ chapter_c7 = protocol.c7_verdict({n: stored[f"v1 {n}"] for n in first})
 ch5 = {n: stored[f"v2 {n}"] for n in ["none", *protocol.RECONSTRUCTION_REMEDIES]}
 chapter_c8 = protocol.c8_verdict(ch5, {n: [s.passed for s in protocol.score_runs(hs, RUNS, REMEDY_V2)] for n, hs in ch5.items()})
 held = {"C7": (chapter_c7.verdict, c7.verdict), "C8": (chapter_c8.verdict, c8.verdict)}
-claims = [Claim(k, f"{k} at {plans.SCALE_STEPS}x the steps", f"chapter: {a}", f"4x steps: {b} ({(c7 if k == 'C7' else c8).reason})", b)
-          for k, (a, b) in held.items()]
+claims_html(claims := [Claim(k, f"{k} at {plans.SCALE_STEPS}x the steps", f"chapter: {a}",
+                             f"4x steps: {b} ({(c7 if k == 'C7' else c8).reason})", b) for k, (a, b) in held.items()])
+
+# %% tags=["remove-cell"]
 glue("claims", claims_html(claims), display=False)
-claims_html(claims)
 
 # %% tags=["remove-cell"]
 sc, ch_s = c7.configs[protocol.SEED_SETTING], chapter_c7.configs[protocol.SEED_SETTING]

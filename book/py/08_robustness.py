@@ -100,7 +100,7 @@ checks.expect(not broken["no collapse"], "the text says no reading makes the see
 # %% [markdown]
 # Listen to each reading's output (model seed 0, the first held-out clip):
 
-# %%
+# %% tags=["hide-input"]
 import torch  # noqa: E402
 
 from resmix.data import frame, held_out, unframe  # noqa: E402
