@@ -129,8 +129,6 @@ def test_the_book_is_counted():
     assert chapters and all(c.lines > 0 for c in chapters), "every chapter shows some code"
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19: the chapters are being brought under the threshold; "
-                                        "drop this mark to make it a hard test")
 def test_chapters_under_threshold():
     over = plumbing.over_threshold(plumbing.book_counts())
     assert not over, ("pages over {:.0%} plumbing (python tools/plumbing.py --show PAGE lists the lines): ".format(

@@ -98,10 +98,12 @@ glue("c2_fixed", str(a_fix), display=False)
 # %%
 other = algebra.leak_coefficients(6, stage1=(1, 0))
 gaps = [c.a_input - sp.Rational(1, 2) for c in other]
-assert all(g2 / g1 == sp.Rational(1, 3) for g1, g2 in zip(gaps, gaps[1:]))
 pd.DataFrame({"stage": [c.stage for c in other], "a (input)": [str(c.a_input) for c in other],
               "b (target)": [str(c.b_target) for c in other],
               "a - 1/2": [str(g) for g in gaps]}).set_index("stage")
+
+# %% tags=["remove-cell"]
+assert all(g2 / g1 == sp.Rational(1, 3) for g1, g2 in zip(gaps, gaps[1:]))
 
 # %% [markdown]
 # The model agrees with the algebra. With zero learning, the largest difference between
@@ -113,10 +115,10 @@ with torch.no_grad():
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)
 model_err = max(float((out - (float(c.a_input) * xf + float(c.b_target) * yf)).abs().max())
                 for out, c in ((p.output1, coeffs[0]), (p.output2, coeffs[1])))
-assert model_err < 1e-6
 print(f"max |output_k - (a_k I + b_k T)| = {model_err:.1e}")
 
 # %% tags=["remove-cell"]
+assert model_err < 1e-6
 glue("c2_model_err", model_err, display=False)
 
 # %% [markdown]
@@ -173,10 +175,10 @@ for level_db in (-12, -6, 0, 6, 12):
 sweep = pd.DataFrame(rows)
 sweep["|error|"] = (sweep["predicted"] - sweep["measured"]).abs()
 sweep_max_err = float(sweep["|error|"].max())
-assert sweep_max_err < 0.02, "theory and measurement disagree"
 sweep.round(4)
 
 # %% tags=["remove-cell"]
+assert sweep_max_err < 0.02, "theory and measurement disagree"
 glue("c3_sweep_err", sweep_max_err, display=False)
 
 # %% [markdown]
