@@ -3,12 +3,14 @@
 # make bench: time training steps (resmix vs torch.nn.TransformerEncoder)
 # make install-cell: write the chapters' install cell from _config.yml, then pair the notebooks
 # make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
+# make release VERSION=x.y.z [DRY_RUN=1]: check, bump, build the wheel, changelog, commit, tag v<version>
+# make plain-pip: the README's plain-pip path in a fresh clone and venv (CI runs it after make test)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench install-cell gpu-wheels clean
+.PHONY: setup book test bench install-cell gpu-wheels release plain-pip clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +27,10 @@ book: setup
 # The notebooks store their training runs under book/_output/results, so the book build
 # after nbmake reuses them instead of training everything twice. The browser tests then
 # open every built page in headless Chromium (skipped, with a message, without Chromium).
+# nbmake's cell timeout and kernel come from pyproject.toml, as for `pytest --nbmake book/`.
 test: setup
 	$(PY) -m pytest tests/ --ignore=tests/browser
-	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=0 book/
+	$(PY) -m pytest --nbmake --durations=0 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m pytest -rs tests/browser
 
@@ -41,5 +44,12 @@ install-cell: setup
 gpu-wheels: setup
 	PYTHON=$(PY) tools/gpu_wheels.sh
 
+release: setup
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [DRY_RUN=1]"; exit 2; }
+	$(PY) tools/release.py $(VERSION) $(if $(DRY_RUN),--dry-run)
+
+plain-pip:
+	tools/plain_pip_check.sh
+
 clean:
-	rm -rf _build book/_output results
+	rm -rf _build book/_output results dist
