@@ -65,18 +65,23 @@ def _config(theme_options):
     return SimpleNamespace(html_theme_options=theme_options, myst_substitutions={"other": "x"})
 
 
-def test_launch_buttons_open_the_release_tag_unless_the_config_names_a_branch():
+def test_launch_buttons_open_the_release_tag_unless_the_config_names_a_branch(tmp_path):
     from resmix import __version__
-    app = SimpleNamespace(srcdir=str(ROOT))
-    config = _config({"repository_url": "https://github.com/resmix/resmix"})
-    release_book._set_release(app, config)
+    assert "branch" not in yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    # Jupyter Book hands extensions its default branch when _config.yml names none
+    config = _config({"repository_url": "https://github.com/resmix/resmix", "repository_branch": "master"})
+    release_book._set_release(SimpleNamespace(srcdir=str(ROOT)), config)
     assert config.html_theme_options["repository_branch"] == f"v{__version__}"
     assert config.myst_substitutions["resmix_version"] == __version__ and config.myst_substitutions["other"] == "x"
     assert f"../_downloads/resmix-{__version__}-py3-none-any.whl" in config.myst_substitutions["resmix_wheel_link"]
+
+    (tmp_path / "resmix").mkdir()
+    (tmp_path / "resmix" / "_version.py").write_text('__version__ = "1.2.3"\n')
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/me/fork\n  branch: develop\n")
     fork = _config({"repository_branch": "develop"})
-    release_book._set_release(app, fork)
+    release_book._set_release(SimpleNamespace(srcdir=str(tmp_path)), fork)
     assert fork.html_theme_options["repository_branch"] == "develop"
-    assert "branch" not in (yaml.safe_load((ROOT / "_config.yml").read_text())["repository"])
+    assert fork.myst_substitutions["resmix_version"] == "1.2.3"
 
 
 def test_citation_is_this_version_from_citation_cff():

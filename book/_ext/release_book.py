@@ -8,7 +8,8 @@
 2. The launch buttons (Colab) open each notebook at the release tag ``v<version>``, the
    commit whose install cells pin that same version, unless ``_config.yml`` sets
    ``repository.branch`` itself: sphinx-book-theme builds the Colab link as
-   ``<colab>/github/<org>/<repo>/blob/<repository_branch>/<path>``.
+   ``<colab>/github/<org>/<repo>/blob/<repository_branch>/<path>``, and Jupyter Book would
+   otherwise fill in its default branch, ``master``.
 3. The per-page download of a chapter is its executed notebook: sphinx-book-theme links
    ``_sources/<page>.ipynb``, which Sphinx fills with the unexecuted source; when the build
    has finished, it is replaced by myst-nb's executed copy from ``jupyter_execute/``.
@@ -113,7 +114,7 @@ def citation_bibtex(cff: dict, v: str) -> str:
     authors = " and ".join("{" + a["name"] + "}" if "name" in a else f"{a['family-names']}, {a['given-names']}"
                            for a in cff["authors"])
     fields = {"title": cff["title"], "author": authors, "version": v,
-              "url": cff.get("repository-code") or cff.get("url", ""), "license": cff.get("license", "")}
+              "url": cff.get("repository-code") or cff.get("url", "")}
     if cff.get("date-released") and cff.get("version") == v:
         fields["year"] = str(cff["date-released"])[:4]
     key = "resmix" + v.replace(".", "")
@@ -125,12 +126,21 @@ def _root(app) -> Path:
     return Path(app.srcdir)
 
 
+def configured_branch(root: Path) -> str | None:
+    """``repository.branch`` as ``root/_config.yml`` writes it, or ``None``.
+
+    Read from the file because Jupyter Book fills a missing branch with its default
+    ("master") before any extension sees the configuration.
+    """
+    import yaml
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    return (config.get("repository") or {}).get("branch")
+
+
 def _set_release(app, config) -> None:
     root = _root(app)
     v = version(root)
-    options = config.html_theme_options
-    if not options.get("repository_branch"):  # _config.yml's repository.branch wins when it is set
-        options["repository_branch"] = f"v{v}"
+    config.html_theme_options["repository_branch"] = configured_branch(root) or f"v{v}"
     link = f'<a href="../{DOWNLOADS}/{wheel_name(v)}">{wheel_name(v)}</a>'
     config.myst_substitutions = {**config.myst_substitutions, "resmix_version": v, "resmix_wheel_link": link}
 
