@@ -1,5 +1,7 @@
 """The ``resmix`` command (``python -m resmix``): run a grid, diagnose a stored run, time training.
 
+Usage::
+
     resmix study --profile quick --grid loss.eps=1e-8,1 --seeds 0 1   # = python -m resmix.study
     resmix diagnose KEY --results results/eps                          # a stored run, by its key
     resmix diagnose results/eps/ckpt/KEY.pt                            # a checkpoint of a run in progress
