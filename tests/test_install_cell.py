@@ -59,6 +59,20 @@ def test_cell_does_nothing_where_resmix_imports(monkeypatch):
     exec(compile(install_cell.cell_source(), "<install cell>", "exec"), {})
 
 
+@pytest.mark.parametrize("override", [None, "https://example.org/resmix-9.9.9-py3-none-any.whl"])
+def test_cell_installs_resmix_book_from_its_source_or_the_override(monkeypatch, override):
+    calls = []
+    monkeypatch.setitem(sys.modules, "resmix", None)  # `import resmix` fails, as in a fresh kernel
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, **kw: calls.append(cmd))
+    if override:
+        monkeypatch.setenv("RESMIX_INSTALL_SOURCE", override)
+    else:
+        monkeypatch.delenv("RESMIX_INSTALL_SOURCE", raising=False)
+    exec(compile(install_cell.cell_source(), "<install cell>", "exec"), {})
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q",
+                      f"resmix[book] @ {override or install_cell.install_source()}"]]
+
+
 def _fresh_venv(path: Path) -> Path:
     """A venv without resmix that sees this interpreter's packages (torch, jupyter, ...).
 
