@@ -29,3 +29,5 @@ def test_pytest_nbmake_as_typed_gets_the_projects_timeout_and_kernel():
     assert "--nbmake-timeout=1800" in addopts and "--nbmake-kernel=python3" in addopts
     makefile = (ROOT / "Makefile").read_text()
     assert "--nbmake-timeout" not in makefile  # make test uses the same settings as a user's pytest
+    import yaml  # and make book's execution of the chapters gives a cell as long
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"] >= 1800
