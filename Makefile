@@ -7,12 +7,14 @@
 # make gpu-wheels: download the wheels tools/gpu_check.sh needs on a GPU machine into .whl/
 # make corpora: build (or verify) the real corpora's caches, timed; needs the Debian packages
 #               asterisk-moh-opsound-wav, libfluidsynth3 and fluid-soundfont-gm (.ci/run installs them)
+# make release VERSION=x.y.z [DRY_RUN=1]: check, bump, build the wheel, changelog, commit, tag v<version>
+# make plain-pip: the README's plain-pip path in a fresh clone and venv (CI runs it after make test)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test bench bench-model install-cell gpu-wheels corpora clean
+.PHONY: setup book test bench bench-model install-cell gpu-wheels corpora release plain-pip clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,9 +32,10 @@ book: setup
 # The notebooks store their training runs under book/_output/results, so the book build
 # after nbmake reuses them instead of training everything twice. The browser tests then
 # open every built page in headless Chromium (skipped, with a message, without Chromium).
+# nbmake's cell timeout and kernel come from pyproject.toml, as for `pytest --nbmake book/`.
 test: setup
 	$(PY) -m pytest tests/ --ignore=tests/browser
-	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=0 book/
+	$(PY) -m pytest --nbmake --durations=0 book/
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) tools/book_pdf.py
 	$(PY) -m pytest -rs tests/browser
@@ -52,6 +55,12 @@ gpu-wheels: setup
 
 corpora: setup
 	$(PY) tools/build_corpora.py
+release: setup
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [DRY_RUN=1]"; exit 2; }
+	$(PY) tools/release.py $(VERSION) $(if $(DRY_RUN),--dry-run)
+
+plain-pip:
+	tools/plain_pip_check.sh
 
 clean:
-	rm -rf _build book/_output results
+	rm -rf _build book/_output results dist

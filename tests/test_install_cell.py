@@ -1,4 +1,7 @@
-"""The chapters' install cell (tools/install_cell.py): present, current, and working in a fresh kernel."""
+"""The chapters' install cell (tools/install_cell.py): present, current, and working in a fresh kernel
+that installs resmix from the published book's wheel, as a reader's would."""
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -6,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import threading
 from pathlib import Path
 
 import jupytext
@@ -27,10 +31,13 @@ def test_first_code_cell_is_the_current_install_cell(path):
     assert "hide-input" in first.metadata.get("tags", [])
 
 
-def test_source_is_the_tagged_release_of_the_configured_repository():
+def test_source_is_this_version_from_the_published_book_or_the_release_tag():
     from resmix import __version__
     assert install_cell.version() == __version__
-    assert install_cell.install_source() == f"git+{install_cell.repository_url()}@v{__version__}"
+    base = install_cell.baseurl()
+    expected = (f"{base}_downloads/resmix-{__version__}-py3-none-any.whl" if base
+                else f"git+{install_cell.repository_url()}@v{__version__}")
+    assert install_cell.install_source() == expected
     assert install_cell.install_source() in install_cell.cell_source()
 
 
@@ -52,6 +59,20 @@ def test_cell_does_nothing_where_resmix_imports(monkeypatch):
     exec(compile(install_cell.cell_source(), "<install cell>", "exec"), {})
 
 
+@pytest.mark.parametrize("override", [None, "https://example.org/resmix-9.9.9-py3-none-any.whl"])
+def test_cell_installs_resmix_book_from_its_source_or_the_override(monkeypatch, override):
+    calls = []
+    monkeypatch.setitem(sys.modules, "resmix", None)  # `import resmix` fails, as in a fresh kernel
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, **kw: calls.append(cmd))
+    if override:
+        monkeypatch.setenv("RESMIX_INSTALL_SOURCE", override)
+    else:
+        monkeypatch.delenv("RESMIX_INSTALL_SOURCE", raising=False)
+    exec(compile(install_cell.cell_source(), "<install cell>", "exec"), {})
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q",
+                      f"resmix[book] @ {override or install_cell.install_source()}"]]
+
+
 def _fresh_venv(path: Path) -> Path:
     """A venv without resmix that sees this interpreter's packages (torch, jupyter, ...).
 
@@ -66,20 +87,45 @@ def _fresh_venv(path: Path) -> Path:
     return python
 
 
-def test_chapter_1_runs_in_a_fresh_kernel_and_installs_resmix_from_the_source(tmp_path):
-    # a wheel of this checkout, built from a copy so the checkout gets no build/ folder
-    src = tmp_path / "src"
-    shutil.copytree(ROOT / "resmix", src / "resmix", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path / "dist"), str(src)], check=True)
-    wheel = next((tmp_path / "dist").glob("resmix-*.whl"))
+class _Log(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
 
+    def log_message(self, fmt, *args):
+        type(self).requests.append(self.path)
+
+
+@pytest.fixture
+def published(wheel):
+    """The folder holding ``_downloads/<wheel>`` served over HTTP on 127.0.0.1, as a published book."""
+    _Log.requests = []
+    site = wheel.parents[1]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Log, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_source_is_the_published_wheel_when_the_book_has_a_baseurl(tmp_path):
+    shutil.copy2(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "resmix").mkdir()
+    shutil.copy2(ROOT / "resmix" / "_version.py", tmp_path / "resmix" / "_version.py")
+    from resmix import __version__
+    assert install_cell.install_source(tmp_path).startswith("git+")
+    config = (tmp_path / "_config.yml").read_text().replace("\nhtml:\n", "\nhtml:\n  baseurl: https://example.org/book\n")
+    (tmp_path / "_config.yml").write_text(config)
+    assert install_cell.install_source(tmp_path) == (
+        f"https://example.org/book/_downloads/resmix-{__version__}-py3-none-any.whl")
+    assert install_cell.install_source(tmp_path, base=None).startswith("git+")
+
+
+def test_chapter_1_runs_in_a_fresh_kernel_and_installs_the_published_wheel(tmp_path, wheel, published):
+    """A reader's kernel: no resmix; the install cell fetches the book's wheel from its web server."""
+    from resmix import __version__
+    assert wheel.name == install_cell.wheel_name(__version__)
     python = _fresh_venv(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RESMIX_INSTALL_SOURCE")}
-    env |= {"JUPYTER_PATH": str(tmp_path / "jupyter"), "RESMIX_PROFILE": "quick",
-            "RESMIX_INSTALL_SOURCE": wheel.resolve().as_uri(), "PIP_NO_INDEX": "1"}
+    env |= {"JUPYTER_PATH": str(tmp_path / "jupyter"), "RESMIX_PROFILE": "quick", "PIP_NO_INDEX": "1"}
     probe = "import importlib.util; print(importlib.util.find_spec('resmix'))"
     assert subprocess.run([str(python), "-c", probe], env=env, cwd=tmp_path, capture_output=True,
                           text=True).stdout.strip() == "None"
@@ -90,9 +136,13 @@ def test_chapter_1_runs_in_a_fresh_kernel_and_installs_resmix_from_the_source(tm
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "fresh venv", "language": "python"}))
+    # chapter 1 as a book published at the local server would have it: the cell's own source,
+    # no RESMIX_INSTALL_SOURCE
     notebook = tmp_path / "run" / "01_leaky.ipynb"
     notebook.parent.mkdir()
-    jupytext.write(jupytext.read(ROOT / "book" / "py" / "01_leaky.py"), notebook)
+    text = install_cell.with_install_cell((ROOT / "book" / "py" / "01_leaky.py").read_text(),
+                                          install_cell.cell_source(base=published))
+    jupytext.write(jupytext.reads(text, fmt="py:percent"), notebook)
     run = textwrap.dedent(f"""
         import nbformat
         from nbclient import NotebookClient
@@ -102,8 +152,11 @@ def test_chapter_1_runs_in_a_fresh_kernel_and_installs_resmix_from_the_source(tm
     """)
     subprocess.run([str(python), "-c", run], env=env, check=True, cwd=notebook.parent)
 
+    url = f"{published}_downloads/{wheel.name}"
+    assert f"/_downloads/{wheel.name}" in _Log.requests, f"the cell did not fetch the wheel; server saw {_Log.requests}"
     check = ("import importlib.metadata as m, json, resmix; "
-             "print(json.dumps([resmix.__file__, json.loads(m.distribution('resmix').read_text('direct_url.json'))['url']]))")
-    where, url = json.loads(subprocess.run([str(python), "-c", check], env=env, cwd=tmp_path, check=True,
-                                           capture_output=True, text=True).stdout)
-    assert Path(where).is_relative_to(tmp_path / "venv") and url == wheel.resolve().as_uri()
+             "print(json.dumps([resmix.__file__, resmix.__version__, "
+             "json.loads(m.distribution('resmix').read_text('direct_url.json'))['url']]))")
+    where, got_version, got_url = json.loads(subprocess.run(
+        [str(python), "-c", check], env=env, cwd=tmp_path, check=True, capture_output=True, text=True).stdout)
+    assert Path(where).is_relative_to(tmp_path / "venv") and got_version == __version__ and got_url == url

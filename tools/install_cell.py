@@ -2,13 +2,19 @@
 
 In Colab, or any fresh kernel, nothing provides ``resmix``: the cell installs it, pinned
 to the version the book was built from, and does nothing where ``import resmix`` works
-(the book build, nbmake, a clone with ``pip install -e .``). Where it installs from is one
-setting, the repository url in ``_config.yml``: the cell installs
-``resmix[book] @ git+<url>@v<version>``; the environment variable
-``RESMIX_INSTALL_SOURCE`` (any URL pip takes: ``git+https://...@tag``, ``file:///...whl``)
-overrides it in the reader's kernel.
+(the book build, nbmake, a clone with ``pip install -e .``). Where it installs from comes
+from ``_config.yml``, from a source that exists once the book is published:
 
-Run after changing the repository url or the version, then pair the notebooks:
+- with ``html.baseurl``: the wheel the built book ships,
+  ``<baseurl>/_downloads/resmix-<version>-py3-none-any.whl`` (book/_ext/release_book.py);
+- otherwise the release tag of the repository, ``git+<repository.url>@v<version>``
+  (tools/release.py makes the tag).
+
+The environment variable ``RESMIX_INSTALL_SOURCE`` (any URL pip takes: ``git+https://...@tag``,
+``https://.../resmix-0.4.0-py3-none-any.whl``, ``file:///...whl``) overrides it in the reader's kernel.
+
+Run after changing the repository url, the baseurl or the version (tools/release.py does it
+for a release), then pair the notebooks:
 
     python tools/install_cell.py            # rewrites book/py/*.py (idempotent)
     python tools/install_cell.py --check    # exit 1 when a chapter's cell is missing or stale
@@ -52,14 +58,53 @@ def repository_url(root: Path = ROOT) -> str:
     return url.rstrip("/")
 
 
-def install_source(root: Path = ROOT) -> str:
-    """The pip URL the cell installs from: the tagged release ``v<version>`` of the repository."""
+def baseurl(root: Path = ROOT) -> str | None:
+    """``html.baseurl`` of ``_config.yml`` (where the book is published), or ``None``."""
+    import yaml
+    url = (yaml.safe_load((root / "_config.yml").read_text()).get("html") or {}).get("baseurl")
+    return url.rstrip("/") + "/" if url else None
+
+
+def wheel_name(v: str) -> str:
+    """The file name of resmix ``v``'s wheel (as book/_ext/release_book.py ships it)."""
+    return f"resmix-{v}-py3-none-any.whl"
+
+
+_CONFIGURED = object()
+
+
+def install_source(root: Path = ROOT, base: str | None | object = _CONFIGURED) -> str:
+    """The pip URL the cell installs from.
+
+    The book's own wheel under ``<base>/_downloads/`` when there is a base url (by default
+    ``html.baseurl``), else the release tag ``v<version>`` of the repository.
+    """
+    base = baseurl(root) if base is _CONFIGURED else base
+    if base:
+        return f"{base.rstrip('/')}/_downloads/{wheel_name(version(root))}"
     return f"git+{repository_url(root)}@v{version(root)}"
 
 
-def cell_source(root: Path = ROOT) -> str:
-    """The install cell's code, without its ``# %%`` header."""
-    return TEMPLATE.format(marker=MARKER, source=install_source(root))
+def cell_source(root: Path = ROOT, base: str | None | object = _CONFIGURED) -> str:
+    """The install cell's code, without its ``# %%`` header (``base``: as for :func:`install_source`)."""
+    return TEMPLATE.format(marker=MARKER, source=install_source(root, base))
+
+
+def write_cells(root: Path = ROOT, check: bool = False, paths: list[Path] | None = None) -> list[Path]:
+    """Write the current cell into the chapters (default ``root/book/py/*.py``).
+
+    Returns the chapters that were stale (with ``check``: that are, left unchanged).
+    """
+    source = cell_source(root)
+    stale = []
+    for path in paths or sorted((root / "book" / "py").glob("*.py")):
+        text = path.read_text()
+        new = with_install_cell(text, source)
+        if new != text:
+            stale.append(path)
+            if not check:
+                path.write_text(new)
+    return stale
 
 
 def _cells(text: str) -> list[tuple[int, str]]:
@@ -100,15 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only report chapters whose cell is missing or stale")
     ap.add_argument("paths", nargs="*", type=Path, help="py:percent chapters (default: book/py/*.py)")
     args = ap.parse_args(argv)
-    source = cell_source()
-    stale = []
-    for path in args.paths or sorted((ROOT / "book" / "py").glob("*.py")):
-        text = path.read_text()
-        new = with_install_cell(text, source)
-        if new != text:
-            stale.append(path)
-            if not args.check:
-                path.write_text(new)
+    stale = write_cells(check=args.check, paths=args.paths)
     verb = "stale" if args.check else "updated"
     for path in stale:
         print(f"{verb}: {path}")

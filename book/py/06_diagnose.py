@@ -67,7 +67,7 @@ from resmix.report import announce, glue_all, optimizer_steps
 exp = get_profile()
 print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
 cfg = exp.data
-torch.manual_seed(0)
+torch.manual_seed(0);
 
 # %% [markdown]
 # ## A model of your own
