@@ -108,3 +108,17 @@ def load(path: Path, exp: Experiment, layout: Layout, steps_per_epoch: int) -> M
     return MemberState(d["params"], d["exp_avg"], d["exp_avg_sq"], d["steps"], d["generator"],
                        [{k: float(v) for k, v in r.items()} for r in d["records"]])
 
+
+
+def read_model(path: Path):
+    """The experiment and the model of a checkpoint, as of its last epoch: ``(Experiment, TwoStageModel)``."""
+    from .stacked import initial_rows, member_model
+    d = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a resmix member checkpoint (expected format {FORMAT!r})")
+    exp = Experiment.from_dict(d["experiment"])
+    layout, _ = initial_rows([exp.model], [exp.train.seed])
+    why = _problem(d, exp, layout, round(d["steps"] / max(1, len(d["records"]))) if d.get("records") else 0)
+    if why and d.get("records"):
+        raise ValueError(f"{path}: {why}")
+    return exp, member_model(exp.model, layout, d["params"]).eval()

@@ -73,13 +73,8 @@ def load_run(run: str, results: str = "results"):
 
     path = Path(run)
     if path.suffix == ".pt" and path.parent.name == "ckpt" and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not {"experiment", "model"} <= set(state):
-            raise ValueError(f"{path} is not a resmix checkpoint (expected the entries 'experiment' and 'model')")
-        exp = Experiment.from_dict(state["experiment"])
-        model = TwoStageModel(exp.model)
-        model.load_state_dict(state["model"])
-        return exp, model.eval()
+        from .checkpoint import read_model
+        return read_model(path)
     if path.suffix in (".json", ".pt"):
         folder, key = path.parent, path.name.split(".")[0]
     else:

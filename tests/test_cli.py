@@ -75,7 +75,7 @@ def test_diagnose_names_what_it_expected(tiny, tmp_path, capsys):
     torch = pytest.importorskip("torch")
     torch.save({"model": {}}, tmp_path / "ckpt" / "bad.pt")
     assert cli.main(["diagnose", str(tmp_path / "ckpt" / "bad.pt")]) == 1
-    assert "not a resmix checkpoint" in capsys.readouterr().err
+    assert "not a resmix member checkpoint" in capsys.readouterr().err
 
 
 def test_bench_runs_the_checkout_script(capsys):
