@@ -447,8 +447,8 @@ claims_html(claims)
 # output's own $s_o s_t$ (an ε ratio of order ten or more, which a frozen attenuation also creates:
 # it is the same knob), and strong weight decay on every parameter, the stronger of the two. The
 # collapse the seed reports, −20 dB and uncorrelated by epoch 21, we find only where an attenuation
-# starts the output low; in the trainable network's own units even that run never falls below the
-# target. "Near-constant", judged on the offset share, fits half of the ε-pulled runs (a constant offset
+# starts the output low; in the trainable network's own units even that run does not fall below the
+# target within these steps (at four times the steps it does: {ref}`appendix <ch-scale>`). "Near-constant", judged on the offset share, fits half of the ε-pulled runs (a constant offset
 # carrying at least half their power) and none of the decay road's, and by the registered rule no
 # configuration as a whole. If your model went quiet, compute its ε ratio and its offset share, and look at what your
 # weight decay is applied to ({ref}`chapter 6 <ch-diagnose>` does it from a model).
