@@ -194,6 +194,8 @@ def c4_decisive_weight(corr: Mapping[tuple[str, float], float]) -> float:
 
 @dataclass(frozen=True)
 class C4Result:
+    """C4's reading at one weight (:func:`c4_verdict`): the verdict, each design's mean correlation, their paired gap."""
+
     verdict: str  # "partly" (the residual overrides the penalties at this weight) or "refuted"
     leaky: float  # mean correlation with the target, leaky design
     fixed: float  # ... fixed design, the same losses and seeds

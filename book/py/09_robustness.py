@@ -33,7 +33,7 @@ try:
     import resmix  # noqa: F401
 except ImportError:
     import importlib, os, subprocess, sys  # noqa: E401
-    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.3.0")
+    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.4.0")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
@@ -113,7 +113,7 @@ for name, hs in {"the seed's setting": seed_runs, **runs}.items():
     h = next(h for h in hs if h.experiment.train.seed == 0)
     with torch.no_grad():
         listen[name] = unframe(study.load_model(h.experiment, RUNS)(xf, yf)[1])[0]
-players(listen, exp.data.sample_rate, "_output/08_robustness")
+players(listen, exp.data.sample_rate, "_output/09_robustness")
 
 # %% tags=["remove-input"]
 checks.summary()

@@ -33,7 +33,7 @@ try:
     import resmix  # noqa: F401
 except ImportError:
     import importlib, os, subprocess, sys  # noqa: E401
-    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.3.0")
+    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.4.0")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 

@@ -40,7 +40,7 @@ try:
     import resmix  # noqa: F401
 except ImportError:
     import importlib, os, subprocess, sys  # noqa: E401
-    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.3.0")
+    source = os.environ.get("RESMIX_INSTALL_SOURCE", "git+https://github.com/resmix/resmix@v0.4.0")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"resmix[book] @ {source}"])
     importlib.invalidate_caches()
 
@@ -196,7 +196,7 @@ for s in ("music", "chorales"):
         h = next(h for h in hs if h.experiment.train.seed == 0)
         with torch.no_grad():
             listen[n] = unframe(study.load_model(h.experiment, RUNS)(x, y)[1]).flatten()
-    display(players(listen, cfgs[s].sample_rate, f"_output/09_real/{s}"))
+    display(players(listen, cfgs[s].sample_rate, f"_output/07_real/{s}"))
     display(plots.spectrograms(listen, cfgs[s].sample_rate))
 
 # %% tags=["remove-cell"]
