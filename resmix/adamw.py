@@ -110,7 +110,7 @@ class CohortAdamW:
 
     @torch.no_grad()
     def step(self, grad: Stacked) -> None:
-        """One AdamW step of every member with the gradients ``grad`` (:attr:`grad` is a buffer for them)."""
+        """One AdamW step of every member with the gradients ``grad`` (``self.grad`` is a buffer for them)."""
         b1, b2 = BETAS
         s, p, g = self.state, self.params.flat, grad.flat
         s.steps = [t + 1 for t in s.steps]

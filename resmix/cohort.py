@@ -41,6 +41,7 @@ from .metrics import pearson, rms
 from .models import StageOutputs
 from .stacked import ModelSettings, Stacked, forward, initial_rows, member_model, shape_key
 
+#: the names of the loss terms a step reports (the fields of LossTerms)
 TERMS = tuple(f.name for f in fields(LossTerms))
 DIVERGED = ("; lower the learning rate, or raise loss.eps if the output has gone constant "
             "(Pearson is 0/0 there)")

@@ -406,7 +406,7 @@ def _default_profile() -> str:
 
 
 def get_profile(name: str | None = None) -> Experiment:
-    """The named profile; with no name, ``RESMIX_PROFILE``, else the device's (:func:`_default_profile`).
+    """The named profile; with no name, ``RESMIX_PROFILE``, else the device's (``_default_profile()``).
 
     ``RESMIX_DEVICE`` (``cpu``, ``cuda:1``, ...) sets every run's ``train.device``.
     """

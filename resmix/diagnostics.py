@@ -156,6 +156,11 @@ class LevelForces:
         return dict(self.__dict__)
 
 
+#: LayerNorm gains start at 1; below this RMS, decay has visibly acted on them (half of e^0, between the
+#: decay road's measured 0.10 and an untrained 1.0: chosen after seeing those two, exploratory)
+DECAYED_GAIN_RMS = 0.5
+
+
 def level_forces(model: nn.Module | Callable, input: Tensor, target: Tensor, loss, train, steps: int) -> LevelForces:
     """Which road a model's output is on: the epsilon pull, weight decay, both, or neither.
 
@@ -168,7 +173,11 @@ def level_forces(model: nn.Module | Callable, input: Tensor, target: Tensor, los
         steps: optimizer steps taken so far.
 
     The thresholds are the chapters': the epsilon road acts where the pull is at least one half
-    (``eps >= s``); the decay road where ``lr * wd * steps >= 1`` with the decay on the LayerNorm gains.
+    (``eps >= s``); the decay road where ``lr * wd * steps >= 1`` with the decay on the LayerNorm gains
+    *and* the model's LayerNorm gains measured below ``DECAYED_GAIN_RMS`` (so a configuration whose
+    decay has had its time but whose gains were held up by the gradients, or a model that was not
+    trained with this configuration, is not put on the decay road by its settings alone). Models
+    without LayerNorm are judged on the settings.
     """
     from .losses import LossTable, epsilon_pull
     from .measure import final_output
@@ -182,7 +191,8 @@ def level_forces(model: nn.Module | Callable, input: Tensor, target: Tensor, los
     ln = float(torch.cat([g.detach().flatten() for g in gains]).pow(2).mean().sqrt()) if gains else float("nan")
     tc = train.lr * train.weight_decay * steps
     norms = getattr(train, "decay", "all") == "all" and train.weight_decay > 0
-    eps_acts, decay_acts = float(pull[0]) >= 0.5, tc >= 1 and norms
+    shrunk = ln < DECAYED_GAIN_RMS if gains else True
+    eps_acts, decay_acts = float(pull[0]) >= 0.5, tc >= 1 and norms and shrunk
     road = {(True, True): "both", (True, False): "epsilon", (False, True): "decay", (False, False): "neither"}[eps_acts, decay_acts]
     reading = {
         "epsilon": f"the epsilon pull acts (eps is {float(ratio[0]):.3g} times s_o s_t): shrinking lowers the penalty",

@@ -280,7 +280,7 @@ def allpass(x: Tensor) -> Tensor:
 class LossTable:
     """The loss settings of each member of a cohort: weights and epsilons ``[E]``, and each discrete choice.
 
-    Built from the members' :class:`~resmix.config.LossConfig` (:meth:`of`); :meth:`select`
+    Built from the members' :class:`~resmix.config.LossConfig` (``LossTable.of``); ``LossTable.select``
     keeps some members (when others finish or fail).
     """
 

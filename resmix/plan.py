@@ -24,12 +24,13 @@ from .history import resolve_device
 # ~790 TFLOP/s bf16 peak (one run alone measured 13 TFLOP/s, under 2%; a cohort's batched matmuls
 # are 16-256x larger), and a T4 at about 40% of its 8.1 TFLOP/s fp32 peak. tools/gpu_check.sh
 # measures them; replace these when it has run.
+#: sustained FLOP/s of a stacked step by (device, precision); only MEASURED entries are measured
 THROUGHPUT = {("cpu", "fp32"): 28e9, ("cpu", "bf16"): 28e9,
               ("cuda", "bf16"): 100e12, ("cuda", "fp32"): 3e12}
-MEASURED = {("cpu", "fp32")}  # which THROUGHPUT entries are measurements, not projections
+MEASURED = {("cpu", "fp32")}  #: which THROUGHPUT entries are measurements, not projections
 
-MAX_COHORT = 256  # beyond this the stacked step is large enough on any device; more only costs memory
-MEMORY_SHARE = 0.25  # of the memory free when the grid starts, spread over the workers
+MAX_COHORT = 256  #: beyond this the stacked step is large enough on any device; more only costs memory
+MEMORY_SHARE = 0.25  #: of the memory free when the grid starts, spread over the workers
 
 
 def steps(exp: Experiment) -> int:

@@ -22,14 +22,15 @@ def _mean(hs: Sequence[Any], key: str, epoch: int = -1) -> float:
     return float(np.mean([h.records[min(epoch, len(h.records) - 1) if epoch >= 0 else epoch][key] for h in hs]))
 
 
-def drift(hs: Sequence[Any]) -> PairedDifference:
+def drift(hs: Sequence[Any], method: str = STATS.method) -> PairedDifference:
     """Each run's final level minus its level after epoch 1, paired: what training did, the start removed.
-    One run: its own difference (no interval)."""
+    One run: its own difference (no interval). ``method``: the bootstrap's (``"percentile"`` for a
+    handful of pairs, where BCa's correction is not defined well)."""
     end, first = values_by_seeds(hs, "val_rms_ratio_db"), values_by_seeds(hs, "val_rms_ratio_db", epoch=0)
     if len(end) == 1:
         d = next(iter(end.values())) - next(iter(first.values()))
         return PairedDifference(d, d, d, 1, STATS.confidence)
-    return paired_difference(end, first)
+    return paired_difference(end, first, method=method)
 
 
 def level_row(hs: Sequence[Any], epoch21: int = 21) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from scipy.signal import resample_poly
 from ._io import atomic_path, set_aside
 
 # Bump a source's version whenever what its cache holds would change (files, rendering, voicing).
+#: each source's cache version, part of every run key that uses it
 VERSIONS = {"music": "1", "chorales": "1"}
 MUSIC_RATE = 8000  # the package's files are 8 kHz mono
 MUSIC_TRACKS = ("macroform-cold_day", "macroform-robot_dity", "macroform-the_simplicity",

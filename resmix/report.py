@@ -49,7 +49,7 @@ def require(claims: Sequence[Claim], expected: Mapping[str, str]) -> None:
                              + "; the chapter's text must be revised")
 
 
-BOOK_PROFILE = "quick"  # the profile the book's text was written from, and CI runs
+BOOK_PROFILE = "quick"  #: the profile the book's text was written from, and CI runs
 
 
 class Checks:

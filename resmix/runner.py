@@ -1,6 +1,6 @@
 """Runs against a results folder: a cohort's members claimed, trained together, stored one by one.
 
-A results folder is the ledger (:mod:`resmix.store`): ``<key>.json`` holds a run's History and
+A results folder is the ledger (``resmix.store``): ``<key>.json`` holds a run's History and
 ``<key>.model.pt`` its weights, so a stored run is loaded, never trained again. :func:`run_cohort`
 claims each member's key with a lock (``locks/<key>.lock``) before training it, so two processes
 on one folder never train the same run twice: a member claimed elsewhere is waited for and then

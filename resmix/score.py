@@ -296,6 +296,6 @@ def sanity_table(input: Tensor, target: Tensor, sample_rate: int,
 
 def sanity_problems(rows: list[SanityRow]) -> list[str]:
     """What went wrong: negative controls that passed their test, a positive one that failed any."""
-    return [f"{r.control} failed {r.score.failed}" if not r.meant_to_fail
+    return [f"{r.control} failed {', '.join(r.score.failed)}" if not r.meant_to_fail
             else f"{r.control} passed {r.meant_to_fail}: {r.score.tests()[r.meant_to_fail]}"
             for r in rows if not r.as_expected]

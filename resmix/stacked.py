@@ -98,7 +98,7 @@ class Stacked:
         return Stacked(self.layout, torch.zeros_like(self.flat) if flat is None else flat, self.E)
 
     def blocks(self) -> list[Tensor]:
-        """Each parameter's values ``[E, n]`` (views into :attr:`flat`)."""
+        """Each parameter's values ``[E, n]`` (views into ``flat``)."""
         out, at = [], 0
         for n in self.layout.sizes():
             out.append(self.flat[at:at + self.E * n].view(self.E, n))
@@ -106,7 +106,7 @@ class Stacked:
         return out
 
     def views(self) -> dict[str, Tensor]:
-        """Each parameter as ``[E, *shape]`` (views into :attr:`flat`), by name."""
+        """Each parameter as ``[E, *shape]`` (views into ``flat``), by name."""
         return {name: b.view(self.E, *shape) for name, shape, b in zip(self.layout.names, self.layout.shapes, self.blocks())}
 
     def rows(self) -> Tensor:

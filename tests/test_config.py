@@ -115,3 +115,19 @@ def test_seeds_are_bounded_to_what_torch_and_numpy_take(cls):
     for bad in (2 ** 63, 2 ** 64, -1):
         with pytest.raises(ValueError, match=rf"{cls.__name__}.seed must be an integer >= 0 and < 2\*\*63; got {bad}"):
             cls(seed=bad)
+
+
+def test_running_page_profile_table_matches_the_profiles():
+    """book/running.md's profile table states each profile's clip length, pairs, width, depth, batch and steps."""
+    from pathlib import Path
+
+    from resmix.config import PROFILES, get_profile
+    text = (Path(__file__).resolve().parents[1] / "book" / "running.md").read_text()
+    for name in PROFILES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        e = get_profile(name)
+        steps = e.train.epochs * (e.data.n_train // e.train.batch_size)
+        for fact in (f"{e.data.clip_seconds:g} s clips", f"{e.data.n_train} training pairs", f"{e.model.d_model}-wide",
+                     f"{e.model.n_layers}-layer", f"batch {e.train.batch_size}", f"{e.train.epochs} epochs = {steps} ",
+                     "bf16 autocast" if e.train.amp else "fp32"):
+            assert fact in row, f"running.md's {name} row lacks {fact!r}: {row}"

@@ -75,7 +75,14 @@ def test_level_forces_name_the_road():
     seed = level_forces(model, x, y, LossConfig(), TrainConfig(), steps=768)
     assert seed.road == "neither" and seed.eps_ratio < 1e-5 and seed.layernorm_gain_rms == 1.0
     assert level_forces(model, x, y, LossConfig(eps=10.0), TrainConfig(), 768).road == "epsilon"
+    # the settings say decay has had its time, but this model's gains are untouched: not the decay road
+    assert level_forces(model, x, y, LossConfig(), TrainConfig(weight_decay=3.0), 768).road == "neither"
+    with torch.no_grad():  # gains as the decay road leaves them (chapter 6 measures 0.10)
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.mul_(0.1)
     assert level_forces(model, x, y, LossConfig(), TrainConfig(weight_decay=3.0), 768).road == "decay"
     assert level_forces(model, x, y, LossConfig(), TrainConfig(weight_decay=3.0, decay="weights"), 768).road == "neither"
+    assert level_forces(model, x, y, LossConfig(), TrainConfig(), 768).road == "neither"  # shrunk, but too few time constants
     constant = level_forces(lambda i, t: torch.ones_like(t), x, y, LossConfig(), TrainConfig(), 0)
     assert constant.offset_share == 1.0 and constant.layernorm_gain_rms != constant.layernorm_gain_rms  # nan: no LayerNorm

@@ -20,7 +20,8 @@
 # The seed's remedy: "add small reconstruction loss (e.g., 0.01)" (C8). A reconstruction loss
 # pulls the output *towards* the target while the penalties push its correlation *away*; what
 # the pair settles on depends on the kind of reconstruction. A waveform MSE is phase-sensitive
-# and, with correlation forbidden, prefers silence ({ref}`chapter 4 <ch-collapse>`). A
+# and, with correlation forbidden, prefers silence (for an output $o$ uncorrelated with the target $t$,
+# $\mathbb{E}(o-t)^2 = \mathbb{E}o^2 + \mathbb{E}t^2$, least at $o = 0$). A
 # multi-resolution STFT magnitude loss {cite}`yamamoto2020parallel` is phase-blind: it can be
 # satisfied by a signal with the target's spectrum and none of its waveform. This chapter first
 # tests the instrument that judges them, in two versions, then adds each remedy to a quiet
@@ -100,6 +101,7 @@ old_on_controls.round(2)
 # %% tags=["remove-cell"]
 fooled = [n for n, (_, meant) in score.CONTROLS.items() if meant in ("no_copy", "input_dependence")
           and old_on_controls.loc[n, "score"] >= 0.75]
+checks.expect("target shifted 12 samples" in fooled, "the text says the old score cannot see a copy at a lag")
 glue_all({"old_fooled": ", ".join(fooled) or "none", "band_db": REMEDY.level_band_db, "swap_floor": REMEDY.swap_floor,
           "common_ceiling": REMEDY.common_share_ceiling, "lag_ms": 1000 * REMEDY.lag_window_seconds,
           "lag_limit": REMEDY.lag_excess_limit, "spectral_margin": REMEDY.spectral_margin_db, "n_bands": REMEDY_V2.n_bands,
@@ -142,11 +144,13 @@ v1_problems = sorted({p for (v, _), ps in problems.items() if v == "version 1" f
 glue_all({"v1_problems": "; ".join(v1_problems) or "none"})
 checks.expect(all(not ps for (v, _), ps in problems.items() if v == "version 2"), "the text says version 2 passes every control")
 checks.expect(not problems["version 1", cfg.seed], "the text says version 1 passes its controls on the book's data seed")
+checks.expect(any(problems["version 1", d] for d in protocol.DATA_SEEDS if d != cfg.seed), "the text says version 1 fails a control on the other data seed")
 
 # %% [markdown]
 # Version 2 behaves as meant on both data seeds. Version 1 does on the book's data seed, but not on
-# the other one: {glue:text}`v1_problems`. Its positive control passed the no-copy test only narrowly
-# before; against other clips' targets, a signal with the clip's *own* spectrum sits above chance.
+# the other one: {glue:text}`v1_problems`. Against other clips' targets, a signal with the clip's *own*
+# spectrum sits above chance. Version 2 was written from these same controls, so passing them shows it is
+# consistent, not that it generalises: a fresh data seed would be the honest test, and is not run here.
 
 # %% [markdown]
 # ## The first registration's remedies (kept, labelled)
@@ -170,8 +174,9 @@ pd.DataFrame(protocol.c8_rows(c8_first["v1"])).set_index("remedy").round(2)
 #
 # The second registration (`resmix.protocol2`, fixed before these runs) adds the remedies to the
 # **decay road** of chapter 4: the seed's setting with weight decay 3 on every parameter, from
-# PyTorch's start. It is the stronger road to a quiet output and needs no setting the seed does not
-# document. Beside the two readings of the seed's remedy, a **trained positive control**: the
+# PyTorch's start. It ends quieter than the ε road and needs no inserted gain (its weight decay of 3 is,
+# like every optimizer setting here, not in the seed). Its quiet comes from the optimizer, not from the
+# penalties' ε; the ε road was not given remedies (a gap of this registration). Beside the two readings of the seed's remedy, a **trained positive control**: the
 # MR-STFT loss at weight 1 (the target's spectrum) with the penalties taken over lags up to the
 # score's 10 ms window (`LossConfig.corr_lag_seconds`), so that a lagged copy is penalised as well.
 # Its objective asks for what the score accepts. The rule is the first registration's: a remedy
@@ -223,6 +228,7 @@ glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.lev
           "none_end": R["none"].level_end_db,
           "mse_end": R["mse 0.01"].level_end_db, "mse_diff": R["mse 0.01"].vs_none.mean,
           "mse_lo": R["mse 0.01"].vs_none.low, "mse_hi": R["mse 0.01"].vs_none.high,
+          "mse_verdict": R["mse 0.01"].vs_none.verdict(STATS.level_margin_db),
           "mr_end": R["mrstft 0.01"].level_end_db, "mr_diff": R["mrstft 0.01"].vs_none.mean,
           "mr_lo": R["mrstft 0.01"].vs_none.low, "mr_hi": R["mrstft 0.01"].vs_none.high,
           "pos_pass": sum(s.passed for s in pos), "pos_n": len(pos),
@@ -235,16 +241,17 @@ glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.lev
           "n_runs": R["none"].n})
 checks.expect(c8.verdict == "refuted" and c8_first["v2"].verdict == "partly", "the text reads the registrations' C8 as refuted and partly")
 checks.expect(R["mrstft 0.01"].vs_none.verdict(STATS.level_margin_db) == "below", "the text says MR-STFT at 0.01 lowers the decay road's level")
+checks.expect(R["mse 0.01"].vs_none.verdict(STATS.level_margin_db) != "above", "the text says the MSE at 0.01 does not lift the decay road's level")
 checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[protocol2.POSITIVE, "input_dependence"] >= VERDICT_RULES.min_share
               and rates["v2"].loc[protocol2.POSITIVE, "spectral"] == 0, "the text says the registered positive control depends on its inputs and fails the spectral test")
 
 # %% [markdown]
 # **On the honest baseline the seed's remedy does not help.** The decay road ends at
 # {glue:text}`none_end:+.1f` dB; the waveform MSE at 0.01 ends {glue:text}`mse_diff:+.2f` dB from it (95% CI
-# {glue:text}`mse_lo:+.2f` to {glue:text}`mse_hi:+.2f`, across the 1 dB margin) and the MR-STFT loss at 0.01
-# {glue:text}`mr_diff:+.2f` dB (95% CI {glue:text}`mr_lo:+.2f` to {glue:text}`mr_hi:+.2f`): *quieter*, not
-# louder, where on the first registration's frozen start it lifted the level by {glue:text}`first_mr_diff:+.1f`
-# dB. No run of either passes the score; none of them, nor the baseline's, passes input dependence (share
+# {glue:text}`mse_lo:+.2f` to {glue:text}`mse_hi:+.2f`: *{glue:text}`mse_verdict`* the {glue:text}`margin_db:g` dB
+# margin, so not louder) and the MR-STFT loss at 0.01 {glue:text}`mr_diff:+.2f` dB (95% CI {glue:text}`mr_lo:+.2f`
+# to {glue:text}`mr_hi:+.2f`: *quieter*), {glue:text}`n_runs` pairs each, where on the first registration's
+# frozen start it lifted the level by {glue:text}`first_mr_diff:+.1f` dB. No run of either passes the score; none of them, nor the baseline's, passes input dependence (share
 # at most {glue:text}`dep_max:.1f`). By the rule, **C8 is {glue:text}`c8_verdict`** ({glue:text}`c8_reason`);
 # with version 1 of the score it is {glue:text}`c8_v1score` too, and the first registration's remedies give
 # {glue:text}`c8_first_v1` (version 1) and {glue:text}`c8_first_v2` (version 2), on the lift alone.
@@ -254,11 +261,16 @@ checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[protocol2.POSI
 # (no copy: {glue:text}`pos_copy:.1f`), but {glue:text}`pos_pass` of {glue:text}`pos_n` runs pass all four:
 # it ends at {glue:text}`pos_level:+.1f` dB, at the edge of the level band (passing in
 # {glue:text}`pos_level_pass:.1f`), and fails the spectral test in every run (envelope gain
-# {glue:text}`pos_env_gain:.2f` dB). Its objective contradicts itself on tonal audio: a signal with a
-# harmonic's spectrum matches that harmonic at some lag within 10 ms (the window spans a period of every
-# note above 100 Hz), so a penalty on every lag pushes the output *away* from the target's spectrum. The
-# score's no-copy test knows this (version 2 takes its chance level from surrogates with the clip's own
-# spectrum); the penalty does not. The control was ill-posed.
+# {glue:text}`pos_env_gain:.2f` dB). Our explanation, a hypothesis this book does not test: on tonal audio
+# a signal with a harmonic's spectrum matches that harmonic at some lag within the {glue:text}`lag_ms:g` ms
+# window (which spans a period of every note above 100 Hz), so a penalty on every lag pushes the output
+# *away* from the target's spectrum. The score's no-copy test allows for this (version 2 takes its chance
+# level from surrogates with the clip's own spectrum); the penalty does not.
+#
+# **What the rule's verdict can say.** The registration itself says that if its positive control cannot
+# pass, the score is unpassable by training. It did not pass, so "no remedy passes the score" tells nothing
+# about the remedies, and the verdict below rests on the *lift* alone: on the decay road neither reading of
+# the remedy lifts the level.
 
 # %% [markdown]
 # ## A second positive control (exploratory)
@@ -371,19 +383,21 @@ claims_html(claims)
 
 # %% [markdown]
 # **Verdict on C8: {glue:text}`c8_verdict`**, by the second registration's rule read with version 2 of the
-# score ({glue:text}`c8_reason`). On a quiet configuration that needs no inserted gain, neither reading of
-# the seed's remedy at 0.01 lifts the level or makes the output depend on its inputs; on the first
-# registration's frozen start the MR-STFT loss did lift the level ("partly"), which is what an ε in disguise
-# lets a spectral term do. No trained run passes all four tests of the score: the registered positive
-# control was ill-posed, the exploratory one was not learned in the budget, and the runs that pass the
-# spectral test hide lagged copies.
+# score ({glue:text}`c8_reason`), and read per road it is narrower than the word. On the quiet that weight
+# decay makes, neither reading of the seed's remedy at 0.01 lifts the level or makes the output depend on
+# its inputs. On the quiet a large ε makes (the first registration's frozen start, an ε in disguise) the
+# MR-STFT loss did lift the level ("partly"). The ε road from PyTorch's start was not tested with a remedy.
+# So: the seed's remedy does not undo decay, and may undo an ε pull; whether it passes the score cannot be
+# said, since the registered positive control, which asked for everything the score checks, failed too, the
+# exploratory one was not learned in the budget, and the runs that pass the spectral test hide lagged copies.
 #
 # **Recommendation.** If your output goes quiet under correlation penalties, first remove the cause
 # ({ref}`chapter 4 <ch-collapse>`: an ε comparable to your output's $s_o s_t$, a fixed attenuation, or
 # weight decay on LayerNorm's parameters) rather than add a term against the symptom. If you want an
-# output that depends on its inputs, follows the target's spectrum and copies nothing, ask for each
-# of those in the objective, as the positive control does, and measure each of them
-# ({ref}`chapter 6 <ch-diagnose>`), not the level alone.
+# output that depends on its inputs, follows the target's spectrum and copies nothing, measure each of
+# them ({ref}`chapter 6 <ch-diagnose>`), not the level alone; asking for each in the objective is the
+# obvious next step, but our one registered attempt (the positive control) did not pass, so it is a
+# direction, not a recipe.
 
 # %% tags=["remove-input"]
 checks.summary()
