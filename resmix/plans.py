@@ -53,7 +53,8 @@ def chapter5(exp: Experiment) -> Plan:
     """The remedies: the first registration's (on the frozen start, 10 pairs) and the second's (on the decay
     road, with the trained positive control, 10 pairs), a second positive control added after the registered
     one failed (MSE x 100 to the target through a random-phase all-pass filter, on the seed's setting, three
-    seeds; exploratory), and the exploratory weight sweep (one seed)."""
+    seeds; exploratory), the two remedies on the ε road (10 pairs; exploratory), and the exploratory weight
+    sweep (one seed)."""
     first = {k: v for k, v in protocol.remedy_configs(exp).items() if k != "variance 0.1"}
     plan: Plan = {f"v1 {name}": protocol.replicate(e) for name, e in first.items()}
     plan |= {f"v2 {name}": protocol.replicate(e) for name, e in protocol2.remedy_configs(exp).items()}
@@ -61,11 +62,21 @@ def chapter5(exp: Experiment) -> Plan:
     allpass = seed.with_(name="c8-allpass", loss={"reconstruction": ALLPASS_WEIGHT, "recon_kind": "mse",
                                                     "recon_reference": "allpass"})
     plan["exploratory positive control"] = protocol.replicate(allpass, ALLPASS_SEEDS, [exp.data.seed])
+    eps_road = protocol2.collapse_configs2(exp)[protocol2.EPS_ROAD]  # its baseline runs are chapter 4's
+    plan |= {f"ε road {name}": protocol.replicate(e) for name, e in eps_remedies(eps_road).items()}
     base = first["none"]
     plan["sweep"] = (grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mse"}), {"loss.reconstruction": [0.1, 1.0]})
                      + grid(base.with_(name="ch5-sweep", loss={"recon_kind": "mrstft"}), {"loss.reconstruction": [0.1, 1.0]})
                      + grid(base.with_(name="ch5-sweep"), {"loss.variance": [0.1, 1.0]}))
     return plan
+
+
+def eps_remedies(eps_road: Experiment) -> dict[str, Experiment]:
+    """The seed's two remedies at 0.01 on the ε road from PyTorch's start, beside its baseline: added after
+    the second registration's runs, so exploratory (the registration gave the remedies the decay road only)."""
+    return {"none": eps_road} | {f"{kind} 0.01": replace(eps_road.with_(loss={"reconstruction": protocol2.REMEDY_WEIGHT,
+                                                                               "recon_kind": kind}), name=f"eps-{kind}")
+                                 for kind in ("mse", "mrstft")}
 
 
 ALLPASS_WEIGHT = 100.0  # a waveform MSE weighs as much as the penalties at about 100 (chapter 2)
@@ -94,6 +105,19 @@ def robustness(exp: Experiment) -> Plan:
     """The stress tests: the seed's setting with one reading changed at a time, five seed pairs each."""
     return {name: protocol.replicate(e, STRESS_SEEDS, STRESS_DATA_SEEDS)
             for name, e in protocol2.stress_configs(exp).items()}
+
+
+DECAY_ALL, DECAY_MATRICES = "decay road (wd 3 on every parameter)", "decay road, wd 3 on weight matrices only"
+
+
+def decay_ablation(exp: Experiment) -> Plan:
+    """Is the decay road's quiet the LayerNorm gains'? The decay road against the same decay on weight
+    matrices only (no LayerNorm gains, no biases), five seed pairs each; added after chapter 4's runs
+    (exploratory). The first entry's runs are chapter 4's, loaded from its store."""
+    road = protocol2.collapse_configs2(exp)[protocol2.DECAY_ROAD]
+    return {DECAY_ALL: protocol.replicate(road, STRESS_SEEDS, STRESS_DATA_SEEDS),
+            DECAY_MATRICES: protocol.replicate(replace(road.with_(train={"decay": "weights"}), name="decay road, matrices only"),
+                                               STRESS_SEEDS, STRESS_DATA_SEEDS)}
 
 
 REAL_SOURCES = ("synthetic", "music", "chorales")  # the synthetic runs are the chapters' own (loaded, not rerun)

@@ -28,3 +28,19 @@ def test_chapter5_appendix_robustness_and_real(quick):
     real = plans.real(quick)
     assert {k.split(" | ")[0] for k in real} == set(plans.REAL_SOURCES)
     assert all(v[0].data.source == k.split(" | ")[0] for k, v in real.items())
+
+
+def test_the_exploratory_additions_reuse_the_chapters_baselines(quick):
+    """The ε-road remedies and the decay ablation change one setting each; their baselines are chapter 4's runs."""
+    c4 = set(plans.everything(plans.chapter4(quick)))
+    eps = {k: v for k, v in plans.chapter5(quick).items() if k.startswith("ε road")}
+    assert set(eps) == {"ε road none", "ε road mse 0.01", "ε road mrstft 0.01"} and all(len(v) == 10 for v in eps.values())
+    assert set(eps["ε road none"]) <= c4  # loaded, not retrained
+    for kind in ("mse", "mrstft"):
+        e = eps[f"ε road {kind} 0.01"][0]
+        assert (e.loss.reconstruction, e.loss.recon_kind) == (protocol2.REMEDY_WEIGHT, kind)
+        assert e.loss.eps == eps["ε road none"][0].loss.eps
+    ab = plans.decay_ablation(quick)
+    assert set(ab[plans.DECAY_ALL]) <= c4 and all(len(v) == 5 for v in ab.values())
+    a, m = ab[plans.DECAY_ALL][0], ab[plans.DECAY_MATRICES][0]
+    assert (a.train.decay, m.train.decay) == ("all", "weights") and a.train.weight_decay == m.train.weight_decay == 3.0

@@ -406,13 +406,15 @@ plots.sweep(list(plans.EPS_SWEEP), {f"{s}, {a}": list(r) for (s, a), r in eps_pi
 
 # %% tags=["remove-cell"]
 loud = eps_table[eps_table["start"] == "default start"]
-glue_all({"eps_steps": int(eps_runs[0].last["step"]), "loud_min_db": loud["level (dB)"].min()})
+glue_all({"eps_steps": int(eps_runs[0].last["step"]), "loud_min_db": loud["level (dB)"].min(),
+          "g_ratio": 1 / first[protocol.MATCHED_QUIET].model.output_scale})
 checks.expect((loud["level (dB)"] > 0).all(), "the text says no ε makes the default start quiet within the map's steps")
 
 # %% [markdown]
 # From the default start no ε brings the output below the target within {glue:text}`eps_steps` steps
-# (lowest {glue:text}`loud_min_db:+.1f` dB); from the frozen start the map repeats the identity: the
-# gain multiplies every ε.
+# (lowest {glue:text}`loud_min_db:+.1f` dB). From the frozen start, by the identity, each ε acts as an ε
+# {glue:text}`g_ratio:.3g` times larger would from the default start; the map shows it descriptively (one run
+# per cell, not a test).
 
 # %% [markdown]
 # ## The level meter, epoch by epoch

@@ -54,7 +54,7 @@ exp = get_profile()
 checks = Checks(exp.profile)
 RUNS = "_output/results/protocol"
 plan = plans.robustness(exp)
-print(announce(exp, plans.everything(plan)))
+print(announce(exp, plans.everything(plan | plans.decay_ablation(exp))))
 
 # %%
 runs = study.run_groups(plan, RUNS, workers=os.cpu_count(), progress=False)
@@ -100,6 +100,37 @@ checks.expect(not broken["no collapse"] and n_collapsed == 0, "the text says no 
 # every clip: {glue:text}`broken_2`. Chapter 4's verdict on C7 rests on the first statement; its
 # explanation of the level (scale-invariant penalties, Adam's norm growth) on the second; chapter 2's
 # account of input independence on the third.
+
+# %% [markdown]
+# ## Is the decay road's quiet the LayerNorm gains'? (exploratory)
+#
+# Chapter 4 explains the decay road by weight decay on LayerNorm's gains, which scale every block's
+# output. Added after chapter 4's runs, so exploratory: the decay road against the same weight decay on the
+# weight matrices only (no gains, no biases), five model seeds on data seed {glue:text}`data_seed`, paired.
+# The explanation predicts that without decay on the gains the output ends louder by more than the
+# {glue:text}`margin_db:g` dB margin.
+
+# %%
+ablation = study.run_groups(plans.decay_ablation(exp), RUNS, workers=os.cpu_count(), progress=False)
+gains = paired_difference(*(values_by_seeds(ablation[k], "val_rms_ratio_db") for k in (plans.DECAY_MATRICES, plans.DECAY_ALL)))
+pd.DataFrame({k: {"level at the end (dB)": np.mean([h.last["val_rms_ratio_db"] for h in hs]),
+                  "RMS of the gains and biases": np.mean([h.last["weight_rms_vectors"] for h in hs]),
+                  "RMS of the weight matrices": np.mean([h.last["weight_rms_matrices"] for h in hs])}
+              for k, hs in ablation.items()}).T.round(3)
+
+# %% tags=["remove-cell"]
+glue_all({"margin_db": STATS.level_margin_db, "gains_d": gains.mean, "gains_lo": gains.low, "gains_hi": gains.high,
+          "gains_n": gains.n, "gains_verdict": gains.verdict(STATS.level_margin_db),
+          "gains_reading": {"above": "the explanation survives: the gains' decay is most of the quiet",
+                            "below": "the explanation fails: without decay on the gains the output is quieter still",
+                            "within": "the explanation fails: the gains' decay makes no difference beyond the margin",
+                            "straddles": "the runs cannot tell"}[gains.verdict(STATS.level_margin_db)]})
+checks.expect(gains.verdict(STATS.level_margin_db) == "above", "the introduction says decay on LayerNorm's gains is most of the decay road's quiet")
+
+# %% [markdown]
+# Decay on the matrices only ends {glue:text}`gains_d:+.1f` dB from the decay road (95% CI
+# {glue:text}`gains_lo:+.1f` to {glue:text}`gains_hi:+.1f`, {glue:text}`gains_n` pairs: *{glue:text}`gains_verdict`*
+# the margin): {glue:text}`gains_reading`.
 
 # %% [markdown]
 # Listen to each reading's output (model seed 0, the first held-out clip):
