@@ -29,3 +29,18 @@ def test_measure_tells_a_copy_from_a_fixed_waveform_and_a_mix():
 
 def test_lag_window_is_ten_ms():
     assert max_lag_samples(8000) == 80 and max_lag_samples(16000) == 160
+
+
+def test_offset_share_and_the_near_constant_rule_on_known_signals():
+    """Positive control: a constant offset plus a little noise is near-constant; negative ones are not:
+    a zero-mean signal (the target itself), and an offset carrying under half the power."""
+    from resmix.criteria import CONSTANCY
+    x, y = _xy()
+    g = torch.Generator().manual_seed(1)
+    noise = lambda s: s * torch.randn(y.shape, generator=g)  # noqa: E731
+    dc = measure(lambda i, t: 0.1 + noise(0.01), x, y, 8000)["offset_share"]  # power: 0.01 offset, 1e-4 varying
+    weak = measure(lambda i, t: 0.05 + noise(0.1), x, y, 8000)["offset_share"]  # 0.0025 offset, 0.01 varying
+    target = measure(lambda i, t: t, x, y, 8000)["offset_share"]
+    assert dc == pytest.approx(0.01 / 0.0101, abs=0.01) and CONSTANCY.near_constant(dc)
+    assert weak == pytest.approx(0.2, abs=0.03) and not CONSTANCY.near_constant(weak)
+    assert target < 0.05 and not CONSTANCY.near_constant(target)
