@@ -245,7 +245,7 @@ checks.expect(0 < row[protocol.MATCHED_QUIET, "near-constant runs"] < VERDICT_RU
 # nearly the same waveform for every clip (common share at least {glue:text}`common_min:.3f`;
 # {ref}`chapter 2 <input-independent>` explains why the penalties allow it).
 #
-# The intervals treat the ten (seed, data seed) pairs as independent, though the five seeds on one
+# The intervals treat the {glue:text}`n_runs` (seed, data seed) pairs as independent, though the {glue:text}`n_seeds` seeds on one
 # data set share it: they are somewhat too narrow. Where an interval lies tens of dB from the margin this
 # changes nothing; where it comes near the margin (chapter 5's waveform MSE) read the verdict as tentative.
 
@@ -254,8 +254,8 @@ checks.expect(0 < row[protocol.MATCHED_QUIET, "near-constant runs"] < VERDICT_RU
 #
 # With the gain seen for what it is, `resmix.protocol2` (fixed before these runs) starts every
 # configuration from PyTorch's initialisation and names each road by its knob: the **ε road**, with
-# $\varepsilon$ = {glue:text}`eps_road:.3g`, ten times $s$ of the untrained output (an ε ratio of
-# about ten from the first step; the factor was chosen from a one-seed pilot, labelled in the
+# $\varepsilon$ = {glue:text}`eps_road:.3g`, {glue:text}`eps_ratio:g` times $s$ of the untrained output (an ε ratio of
+# about {glue:text}`eps_ratio:g` from the first step; the factor was chosen from a one-seed pilot, labelled in the
 # module: above it the pull saturates), and the **decay road**, the first registration's strong
 # decay. {glue:text}`n_road` seed pairs each, compared with the seed's setting run by run.
 
@@ -318,9 +318,10 @@ checks.expect(roads.verdict(STATS.level_margin_db) == "below", "the text says th
 # $\lambda = 0.01$, far beyond a run of {glue:text}`steps` steps. If the level follows $\eta\lambda t$
 # alone, runs with equal products end equally loud however the product is reached. The design
 # (`resmix.protocol2.horizon_configs`, fixed before the runs) reaches each of two products
-# {glue:text}`products` in a short run and in one ten times longer ({glue:text}`t_short` and
+# {glue:text}`products` in a short run and in one {glue:text}`hz_factor` times longer ({glue:text}`t_short` and
 # {glue:text}`t_long` steps on this profile); the long run at the smaller product on the quick profile
-# (the larger on the GPU profiles) *is* the seed's setting, wd 0.01, and it has two model seeds.
+# (the larger on the GPU profiles) *is* the seed's setting as we read it, wd 0.01, and it has
+# {glue:text}`hz_seeds` model seeds (the other cells one).
 # The level **follows** $\eta\lambda t$ when each product's short and long runs end within
 # {glue:text}`same_db:g` dB and the larger product ends quieter by more than {glue:text}`margin_db:g` dB
 # (`criteria.HorizonCriteria`).
@@ -357,7 +358,8 @@ glue_all({"products": " and ".join(f"{p:.3g}" for p in products), "t_short": opt
           "own_end": float(np.mean([h.last["val_rms_ratio_db"] for h in own_long])),
           "own_product": own_long[0].experiment.train.lr * 0.01 * optimizer_steps(own_long[0].experiment),
           "own_offset": float(np.mean([h.last["val_offset_share"] for h in own_long])),
-          "quieter": hz.larger_product_quieter_by})
+          "quieter": hz.larger_product_quieter_by, "hz_factor": protocol2.HORIZON_FACTOR,
+          "hz_seeds": len(protocol2.HORIZON_SEEDS), "eps_ratio": protocol2.EPS_RATIO})
 dyn = pd.DataFrame(prediction_rows([h for hs in cells.values() for h in hs] + v1[protocol.STRONG]))
 judged = dyn[dyn["judged"]]
 glue_all({"n_judged": len(judged), "n_hold": int((judged["holds"] == True).sum()),  # noqa: E712
@@ -373,7 +375,7 @@ checks.expect(len(judged) and (judged["ratio"] < 1).all(), "the text says the me
 
 # %% [markdown]
 # **The level {glue:text}`hz_follows` $\eta\lambda t$** on this profile: {glue:text}`hz_reason`. At equal
-# products the ten times longer run ends *louder*, by {glue:text}`gap_small:.1f` dB and
+# products the {glue:text}`hz_factor` times longer run ends *louder*, by {glue:text}`gap_small:.1f` dB and
 # {glue:text}`gap_large:.1f` dB: with scale-invariant penalties Adam grows the weights step by step, so time
 # raises the level while decay lowers it with the product, and neither alone sets it. The seed's own
 # setting at the long horizon, $\eta\lambda t$ = {glue:text}`own_product:.3g` ({glue:text}`t_long` steps),

@@ -345,6 +345,10 @@ glue_all({"ap_weight": plans.ALLPASS_WEIGHT, "ap_pass": ap_pass, "ap_n": len(ap_
           "ap_failed": ", ".join(sorted({t for s in ap_scores["v2"] for t in s.failed})) or "none"})
 checks.expect(ap_pass == 0 and ap_rec > 0.8 * cfg.rms ** 2, "the text says the all-pass control is not learned and fails")
 checks.expect(all(passed_by_some.values()), "the text says each test of version 2 is passed by some trained run")
+mr_sweep = [sc for h, sc in zip(runs["sweep"], sweep_v2) if h.experiment.loss.recon_kind == "mrstft" and not h.experiment.loss.variance]
+checks.expect(mr_sweep and all(list(sc.failed) == ["no_copy"] for sc in mr_sweep)
+              and all(any(sc.tests()["no_copy"].passed for sc in ss) for ss in (pos, ap_scores["v2"])),
+              "the text says the MR-STFT sweep runs fail only no-copy and both positive controls pass no-copy")
 
 # %% [markdown]
 # It fails as well: {glue:text}`ap_pass` of {glue:text}`ap_n` runs pass version 2 ({glue:text}`ap_pass_v1` pass
