@@ -112,6 +112,9 @@ def zip_downloads(html: Path, executed: Path) -> tuple[Path, Path]:
 
 def _build_finished(app, exception) -> None:
     if exception is None and app.builder.format == "html":
+        # the book's stylesheet, current: Sphinx leaves an older copy in place in a rebuild
+        (Path(app.outdir) / "_static").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(HERE / CSS, Path(app.outdir) / "_static" / CSS)
         executed_sources(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
         zip_downloads(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
 

@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from resmix import metrics, plans, plots, protocol, protocol2, readings, score, study
+from resmix import metrics, plans, plots, protocol, protocol2, readings, score, study, tables
 from resmix.config import get_profile
 from resmix.criteria import REMEDY, REMEDY_V2, STATS, VERDICT_RULES
 from resmix.data import frame, held_out, unframe
@@ -182,7 +182,7 @@ v1_runs = {n: runs[f"v1 {n}"] for n in first_names}
 scores1 = {v: {n: protocol.score_runs(hs, RUNS, crit) for n, hs in v1_runs.items()} for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
 c8_first = {v: protocol.c8_verdict(v1_runs, {n: [s.passed for s in ss] for n, ss in sc.items()}) for v, sc in scores1.items()}
 print(f"C8, first registration: {c8_first['v1'].verdict} with score version 1, {c8_first['v2'].verdict} with version 2")
-pd.DataFrame(protocol.c8_rows(c8_first["v1"])).set_index("remedy").round(2)
+tables.table_html(protocol.c8_rows(c8_first["v1"]), index="remedy", digits=2)
 
 # %% [markdown]
 # ## The second registration: remedies for an honest quiet
@@ -209,7 +209,7 @@ rule_runs = {n: v2_runs[n] for n in ["none", *protocol.RECONSTRUCTION_REMEDIES]}
 c8 = protocol.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v2"][n]] for n in rule_runs})
 c8_v1score = protocol.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v1"][n]] for n in rule_runs})
 print(f"C8, second registration: {c8.verdict} ({c8.reason}); with score version 1: {c8_v1score.verdict}")
-pd.DataFrame(protocol.c8_rows(c8)).set_index("remedy").round(2)
+tables.table_html(protocol.c8_rows(c8), index="remedy", digits=2)
 
 # %% [markdown]
 # Each test separately (the share of runs passing it), for both versions, with the positive control:

@@ -188,7 +188,7 @@ glue_all({"tenor_failed": ", ".join(answer_scores["version 2"].failed) or "nothi
 # A second of held-out audio from each corpus: the input, the target (the next clip for music; the bass
 # for chorales), the tenor, and each trained model's output (model seed 0), eight clips back to back.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"image": {"alt": "Spectrograms of a second of held-out audio: the input, the target, the tenor where there is one, and each trained configuration's output"}}
 for s in ("music", "chorales"):
     ex = corpora.excerpt(cfgs[s])
     x, y = (frame(ex[k], cfgs[s].frame_size) for k in ("input", "target"))

@@ -30,7 +30,7 @@ VIEWPORTS = {"390": {"width": 390, "height": 844}, "1280": {"width": 1280, "heig
 OVERFLOW_JS = """() => {
   const vw = document.documentElement.clientWidth;
   // boxes that scroll sideways on purpose: a wide equation or table, with the scrolled part in view once scrolled
-  const SCROLLERS = 'mjx-container, div.math, .resmix-table, .table-wrapper, .output.text_html, .pasted-block';
+  const SCROLLERS = 'mjx-container, div.math, .resmix-table, .table-wrapper, .output.text_html, .pasted-block, .pst-scrollable-table-container';
   const main = document.querySelector('main') || document.body;
   const bad = [];
   for (const el of main.querySelectorAll('*')) {
