@@ -93,22 +93,6 @@ def ship_wheel(root: Path, html: Path) -> Path:
     return wheel
 
 
-def executed_sources(html: Path, executed: Path) -> list[Path]:
-    """Replace each ``html/_sources/<page>.ipynb`` with its executed copy ``executed/<page>.ipynb``.
-
-    Returns the replaced files. A page whose executed copy is missing keeps its source.
-    """
-    done = []
-    for source in sorted((html / "_sources").rglob("*.ipynb")):
-        run = executed / source.relative_to(html / "_sources")
-        if run.is_file():
-            tmp = source.with_name(source.name + ".tmp")
-            shutil.copy2(run, tmp)
-            tmp.replace(source)
-            done.append(source)
-    return done
-
-
 def citation_bibtex(cff: dict, v: str) -> str:
     """A BibTeX ``@software`` entry for resmix ``v`` from a parsed ``CITATION.cff``."""
     authors = " and ".join("{" + a["name"] + "}" if "name" in a else f"{a['family-names']}, {a['given-names']}"
@@ -152,7 +136,7 @@ def _wheel_first(app) -> None:
 
 def _build_finished(app, exception) -> None:
     if exception is None and app.builder.format == "html":
-        executed_sources(Path(app.outdir), Path(app.outdir).parent / "jupyter_execute")
+        # the executed notebooks as downloads: offline_book's build-finished does it
         wheel = Path(app.outdir) / DOWNLOADS / wheel_name(version(_root(app)))
         if not wheel.exists():
             raise RuntimeError(f"{wheel} disappeared during the build; the book must ship it")
