@@ -1,7 +1,7 @@
 """Per-run training throughput of a cohort of E runs against E separate models, in one process.
 
 For each size (``quick``, ``full``) and cohort size E, times (a) one optimizer step of a cohort of
-E runs (``resmix.cohort.train_step``: stacked parameters, one AdamW over the rows) and (b) one step
+E runs (``resmix.training.cohort.train_step``: stacked parameters, one AdamW over the rows) and (b) one step
 of each of E separate models as 0.3.0 trained them (``TwoStageModel`` + ``compute_losses`` +
 ``clip_grad_norm_`` + ``torch.optim.AdamW``), in alternating rounds so that machine noise hits both.
 Prints the samples/s of the E runs together (E x batch / step time) for each, their ratio (the
@@ -30,13 +30,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import train_flops  # noqa: E402
 
-from resmix.cohort import _Cohort, _autocast, train_step  # noqa: E402
-from resmix.config import get_profile  # noqa: E402
-from resmix.data import frame, make_pairs  # noqa: E402
-from resmix.dynamics import make_optimizer  # noqa: E402
-from resmix.history import provenance, resolve_device  # noqa: E402
-from resmix.losses import compute_losses  # noqa: E402
-from resmix.models import TwoStageModel  # noqa: E402
+from resmix.config import (
+    get_profile,  # noqa: E402
+    resolve_device,
+)
+from resmix.data.framing import frame  # noqa: E402
+from resmix.data.synthetic import make_pairs
+from resmix.losses.objective import compute_losses  # noqa: E402
+from resmix.measure.dynamics import make_optimizer  # noqa: E402
+from resmix.models.two_stage import TwoStageModel  # noqa: E402
+from resmix.training.cohort import _autocast, _Cohort, train_step  # noqa: E402
+from resmix.training.history import provenance  # noqa: E402
 
 DEFAULTS = {  # (sizes, cohort sizes, steps per round) that finish in minutes on each kind of device
     "cpu": {"quick": ((1, 4, 16, 64), 3), "full": ((1, 4), 1)},
@@ -57,7 +61,7 @@ def _experiments(size: str, E: int, device: str):
 def cohort_step(exps, device: torch.device, compile: bool = False):
     c = _Cohort(exps, device, None, None)
     if compile:  # the stacked forward through torch.compile (inductor); the backward comes with it
-        import resmix.cohort as cohort_module
+        import resmix.training.cohort as cohort_module
         cohort_module.forward = torch.compile(cohort_module.forward, dynamic=False)
     bs, sr = exps[0].train.batch_size, exps[0].data.sample_rate
     rows, idx = c.data.index[:, None], torch.arange(bs, device=device)[None].expand(len(exps), bs)

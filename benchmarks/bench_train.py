@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from resmix.config import ModelConfig, get_profile
-from resmix.data import frame, make_pairs
-from resmix.losses import compute_losses
-from resmix.models import StageOutputs, TwoStageModel, sinusoidal_positions
+from resmix.data.framing import frame
+from resmix.data.synthetic import make_pairs
+from resmix.losses.objective import compute_losses
+from resmix.models.two_stage import StageOutputs, TwoStageModel, sinusoidal_positions
 
 
 class ReferenceStage(nn.Module):
@@ -79,8 +80,8 @@ def time_steps(step, n, device):
 
 
 def train_flops(exp, batch: int) -> float:
-    """Approximate FLOPs of one training step at ``batch`` clips (:func:`resmix.plan.step_flops`)."""
-    from resmix.plan import step_flops
+    """Approximate FLOPs of one training step at ``batch`` clips (:func:`resmix.study.schedule.step_flops`)."""
+    from resmix.study.schedule import step_flops
     return step_flops(exp.with_(train={"batch_size": batch}))
 
 
@@ -136,7 +137,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.peak_tflops:
         args.peak_gflops = args.peak_tflops * 1e3
-    from resmix.train import provenance, resolve_device
+    from resmix.config import resolve_device
+    from resmix.training.history import provenance
     device = resolve_device(args.device)
     prov = provenance(device)
     print(f"device {prov['device']} ({prov['device_name']}), torch {prov['torch']}, threads {prov['threads']}")

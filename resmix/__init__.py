@@ -1,18 +1,24 @@
 """resmix: a reproducible study of residual leakage in a two-stage conditional transformer.
 
-Modules: :mod:`~resmix.config` (experiments and profiles), :mod:`~resmix.data`
-(synthetic pairs, framing, WAV I/O), :mod:`~resmix.models` (the two designs),
-:mod:`~resmix.losses`, :mod:`~resmix.metrics` (and leak diagnostics),
-:mod:`~resmix.algebra` (exact coefficients), :mod:`~resmix.dynamics` (AdamW's weight-norm
-equilibrium), :mod:`~resmix.train`, :mod:`~resmix.study` (grids of runs),
-:mod:`~resmix.criteria` (pre-registered thresholds), :mod:`~resmix.score` (the remedy score
-and its controls), :mod:`~resmix.stats` (paired bootstrap differences) and :mod:`~resmix.plots`.
+The package is built in layers; each imports only the layers below it (``tests/test_layers.py``
+reads every import and fails on an upward one or a circle):
+
+1. the foundation: :mod:`~resmix.config` (experiments and profiles) and :mod:`~resmix.criteria` (every
+   pre-registered threshold), with the private helpers ``_checks``, ``_io`` and ``_version``;
+2. :mod:`resmix.data` (waveforms from every source, framing, WAV) and :mod:`resmix.models` (the two designs);
+3. :mod:`resmix.losses` (the penalties and reconstruction terms);
+4. :mod:`resmix.measure` (metrics, diagnostics, the remedy score, the exact theory, statistics);
+5. :mod:`resmix.training` (cohorts, one run, AdamW, checkpoints, histories);
+6. :mod:`resmix.study` (keys, the store, scheduling, the runner, grids, Ray, the command line);
+7. :mod:`resmix.registrations` (what is tested and how it is judged, committed before the runs);
+8. :mod:`resmix.book` (run plans, readings, claims, tables, figures, players for the book's pages).
 
 Shapes: waveforms are ``[B, N]``; model tensors are ``[B, D, T]``.
 """
-from .config import DataConfig, Experiment, LossConfig, ModelConfig, TrainConfig, get_profile
-from .models import TwoStageModel
-from .train import History, __version__, train
+from resmix._version import __version__
+from resmix.config import DataConfig, Experiment, LossConfig, ModelConfig, TrainConfig, get_profile
+from resmix.models import TwoStageModel
+from resmix.training import History, train
 
 __all__ = ["DataConfig", "Experiment", "LossConfig", "ModelConfig", "TrainConfig", "get_profile",
            "TwoStageModel", "History", "train", "__version__"]

@@ -1,6 +1,6 @@
-"""``python -m resmix``: the ``resmix`` command (see :mod:`resmix.cli`)."""
+"""``python -m resmix``: the ``resmix`` command (see :mod:`resmix.study.cli`)."""
 import sys
 
-from .cli import main
+from resmix.study.cli import main
 
 sys.exit(main())

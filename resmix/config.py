@@ -35,7 +35,7 @@ PROFILES = ("quick", "full", "t4")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what TrainConfig.device takes (N: a CUDA device index)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 SEED_LIMIT = 2 ** 63  # seeds must fit a signed 64-bit integer: torch.manual_seed and NumPy take them all
-# Where DataConfig's clips come from; the real corpora live in resmix.corpora.
+# Where DataConfig's clips come from; the real corpora live in resmix.data.corpora.
 SOURCES = ("synthetic", "music", "chorales")
 
 
@@ -143,21 +143,21 @@ class DataConfig:
 
     sample_rate: int = 8000  # 8 kHz keeps clips short while still sounding musical
     # An eighth of a second (1024 samples, 32 frames): short clips buy optimizer steps, which the
-    # collapse and its remedies need, on a 2-core CPU (issue 9); the full profile plays 1.024 s.
+    # collapse and its remedies need, on a 2-core CPU (the first registration); the full profile plays 1.024 s.
     clip_seconds: float = 0.128
     frame_size: int = 32  # D: samples per frame, the model's feature dimension
     rms: float = 0.1  # every clip is normalised to this RMS (about -20 dBFS)
     n_train: int = 256  # training pairs: 32 steps per epoch at batch 8
     n_val: int = 32  # held-out pairs for per-epoch metrics
     seed: int = 1234  # data seed; the validation set uses seed + 1
-    # Where the clips come from (resmix.corpora holds the rules; book/attribution.md the licenses):
+    # Where the clips come from (resmix.data.corpora holds the rules; book/attribution.md the licenses):
     # "synthetic": make_pairs' generated tones, input and target independent by construction
     #   (every number of the book's first six chapters).
     # "music": the 5 real music recordings of Debian's asterisk-moh-opsound-wav (8 kHz, CC-BY-SA-3.0);
     #   input clip t, target clip t+1 of the same track: a continuation. Held out: one whole track.
     # "chorales": Bach chorales of the music21 corpus, each voice rendered alone by FluidSynth with
     #   the FluidR3 GM soundfont; input the soprano, target the bass, time-aligned; the tenor is
-    #   the "real answer" (resmix.data.answer_clips). Held out: every fifth chorale.
+    #   the "real answer" (resmix.data.sources.answer_clips). Held out: every fifth chorale.
     # The data seed picks the windows of the training split (seed + 1: of the held-out split).
     source: str = "synthetic"
 
@@ -373,7 +373,7 @@ def full() -> Experiment:
     """A large GPU (H100/H200 class, bf16): 8x longer clips, twice the width and depth, 4x the steps of quick.
 
     Sized so that every chapter finishes within about 15 minutes on one such GPU with the cohort
-    engine (:func:`resmix.plan.expected_seconds` projects it): the compute goes to steps, clip
+    engine (:func:`resmix.study.schedule.expected_seconds` projects it): the compute goes to steps, clip
     length and data, not to width (0.3.0's full profile, 256 wide, took 9-11 hours for the book).
     """
     base = quick()

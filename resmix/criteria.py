@@ -1,8 +1,8 @@
 """Every threshold the collapse and remedy verdicts use, in one place, each with its reason.
 
-PRE-REGISTERED: these values were fixed in code (issue 9) before the runs of the re-derived
+PRE-REGISTERED: these values were fixed in code (the first registration, 2026-11-26, commit 035871a and 08b526b) before the runs of the re-derived
 chapters 4 and 5, from the first book's definitions, from measurements on held-out data and
-on the known controls of :func:`resmix.score.sanity_table`, and from conventions. Some are
+on the known controls of :func:`resmix.measure.score.sanity_table`, and from conventions. Some are
 *informed* by the first book's trained runs (the swap floor, the common-share ceiling, the lag
 window: their comments say which), never by the runs they now judge. They must not be tuned on
 the runs they judge: a change after seeing results
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIXED_BEFORE_RUNS = "issue 9, before the re-derived chapter 4 and 5 runs"
-# The second registration: issue 16's criteria (ConstancyCriteria, HorizonCriteria and the remedy
+FIXED_BEFORE_RUNS = "the first registration (2026-11-26), before the re-derived chapter 4 and 5 runs"
+# The second registration's criteria (2026-12-01, commit eeb425f) (ConstancyCriteria, HorizonCriteria and the remedy
 # score's version 2), fixed in code before any run of the re-founded chapters 4 and 5 that they judge.
-FIXED_BEFORE_RUNS_V2 = "issue 16, before the re-founded chapter 4 and 5 runs"
+FIXED_BEFORE_RUNS_V2 = "the second registration (2026-12-01), before the re-founded chapter 4 and 5 runs"
 EXPLORATORY_NOTE = ("Exploratory: this analysis or threshold was chosen after seeing the data; "
                     "it suggests, it does not confirm.")
 
@@ -52,7 +52,7 @@ class CollapseCriteria:
 
 @dataclass(frozen=True)
 class RemedyCriteria:
-    """The four tests of the remedy score (:func:`resmix.score.remedy_score`, chapter 5)."""
+    """The four tests of the remedy score (:func:`resmix.measure.score.remedy_score`, chapter 5)."""
 
     # Level: within +-6 dB of the target (half to twice its amplitude), the first book's band;
     # it tells "about as loud as the target" from a collapse (-20 dB) with room on both sides.
@@ -75,7 +75,7 @@ class RemedyCriteria:
     # 0.00 +- 0.01 dB on held-out sets (32 half-second clips), a copy about +21 dB.
     spectral_margin_db: float = 1.0
     # What the spectral test compares. "lsd" (version 1): log-spectral distance of 256-point STFT
-    # frames, every harmonic counted, floored at -80 dB. "envelope" (version 2, issue 16): the
+    # frames, every harmonic counted, floored at -80 dB. "envelope" (version 2, the second registration): the
     # long-term envelope in n_bands log-spaced bands (metrics.band_envelope), level removed: the
     # resolution at which a phase-blind spectral loss shapes an output. Version 1 failed every
     # trained run, among them outputs that follow their own target's spectrum (0.45-0.54 dB);
@@ -91,12 +91,12 @@ class RemedyCriteria:
     # positive control on one of the two data seeds (the phase-randomised target, excess 0.2+).
     copy_chance: str = "other clips"
     n_surrogates: int = 4  # surrogate draws averaged per clip (fixed seeds, so the score is reproducible)
-    version: int = 1  # which registration: 1 (issue 9), 2 (REMEDY_V2, issue 16)
+    version: int = 1  # which registration: 1 (the first), 2 (REMEDY_V2, the second)
 
 
 @dataclass(frozen=True)
 class ConstancyCriteria:
-    """When an output is "near-constant" (issue 16), the seed's word, judged on the offset share."""
+    """When an output is "near-constant" (the second registration), the seed's word, judged on the offset share."""
 
     # offset share = 1 - std^2 / RMS^2 (measure.measure): 1 for a constant, 0 for a zero-mean
     # signal. Pearson removes the mean, so an epsilon pull shrinks only the varying part and leaves
@@ -110,7 +110,7 @@ class ConstancyCriteria:
 
 @dataclass(frozen=True)
 class HorizonCriteria:
-    """When the output's level follows lr * wd * t (issue 16's horizon test, chapter 4)."""
+    """When the output's level follows lr * wd * t (the second registration's horizon test, chapter 4)."""
 
     # Runs with equal products lr * wd * t reached at a short and a 10x longer horizon end within
     # this many dB of each other (mean over seeds): twice the 1 dB just-noticeable level change, as
@@ -121,9 +121,9 @@ class HorizonCriteria:
 
 @dataclass(frozen=True)
 class StatsCriteria:
-    """How differences against the baseline are estimated and read (:mod:`resmix.stats`)."""
+    """How differences against the baseline are estimated and read (:mod:`resmix.measure.stats`)."""
 
-    min_seeds: int = 5  # model seeds per configuration a verdict rests on (issue 9)
+    min_seeds: int = 5  # model seeds per configuration a verdict rests on (the first registration)
     min_data_seeds: int = 2  # data seeds per configuration, crossed with the model seeds
     confidence: float = 0.95  # two-sided bootstrap interval of the mean paired difference
     n_resamples: int = 9999  # scipy's default resample count
@@ -136,7 +136,7 @@ class StatsCriteria:
 
 @dataclass(frozen=True)
 class VerdictRules:
-    """How the verdicts of :mod:`resmix.protocol` count runs."""
+    """How the verdicts of :mod:`resmix.registrations.first` count runs."""
 
     # A configuration "collapses" (or "goes quiet", or "passes") when at least 80% of its runs
     # do: 8 of the 10 (5 model seeds x 2 data seeds). Below that, the behaviour depends on the
@@ -146,14 +146,14 @@ class VerdictRules:
 
 @dataclass(frozen=True)
 class DynamicsCriteria:
-    """When AdamW's equilibrium-norm prediction (:func:`resmix.dynamics.predicted_rms`) counts as holding."""
+    """When AdamW's equilibrium-norm prediction (:func:`resmix.measure.dynamics.predicted_rms`) counts as holding."""
 
     # The prediction is judged only where the weights had a time constant to relax:
     # lr * wd * steps >= 1. Below it the prediction is the starting size, trivially right.
     min_product: float = 1.0
     # Within a factor 2 (measured / predicted in [1/2, 2]): the formula assumes Adam's update is
     # +-lr per coordinate and uncorrelated in time; a consistent gradient or a tiny one moves
-    # the fixed point by more than 2 (module docstring of resmix.dynamics), noise does not.
+    # the fixed point by more than 2 (module docstring of resmix.measure.dynamics), noise does not.
     ratio_band: float = 2.0
 
     def holds(self, measured: float, predicted: float) -> bool:
@@ -163,7 +163,7 @@ class DynamicsCriteria:
 
 @dataclass(frozen=True)
 class SilenceCriteria:
-    """Which windows of a real recording are too quiet to become clips (:mod:`resmix.corpora`).
+    """Which windows of a real recording are too quiet to become clips (:mod:`resmix.data.corpora`).
 
     Applied to the raw window, before it is normalised to ``DataConfig.rms``: normalising a rest
     would blow its hiss or reverb tail up to the level of music. Fixed before any run on real

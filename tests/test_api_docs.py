@@ -2,7 +2,6 @@
 import importlib
 import inspect
 import pkgutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,22 +10,33 @@ import yaml
 import resmix
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = sorted(m.name for m in pkgutil.iter_modules(resmix.__path__) if not m.name.startswith("_"))
-UNDOCUMENTED = {"store"}  # the results store's locks and set-aside files: internal to resmix.study
+#: every public module and subpackage, by its dotted name after "resmix." ("measure.metrics", "measure")
+PUBLIC = sorted(m.name.removeprefix("resmix.") for m in pkgutil.walk_packages(resmix.__path__, "resmix.")
+                if not any(part.startswith("_") for part in m.name.split(".")))
+FOUNDATION = {"config", "criteria"}  # the root's modules: one page for both, book/api/foundation.md
 
 
-@pytest.mark.parametrize("name", [m for m in PUBLIC if m not in UNDOCUMENTED])
-def test_every_module_has_its_page_in_the_toc(name):
-    page = ROOT / "book" / "api" / f"{name}.md"
-    assert page.exists(), f"no API page for resmix.{name}: add book/api/{name}.md"
-    assert f".. automodule:: resmix.{name}" in page.read_text()
-    assert f"file: book/api/{name}\n" in (ROOT / "_toc.yml").read_text(), f"book/api/{name} is not in _toc.yml"
-    assert f"(api/{name}.md)" in (ROOT / "book" / "api.md").read_text(), f"book/api.md does not link resmix.{name}"
+def _page(name: str) -> str:
+    """The API page of a module: its layer's (``measure.metrics`` -> ``measure``), or the foundation's."""
+    return "foundation" if name in FOUNDATION else name.split(".")[0]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_module_has_its_layer_page_in_the_toc(name):
+    page = ROOT / "book" / "api" / f"{_page(name)}.md"
+    assert page.exists(), f"no API page for resmix.{name}: add book/api/{_page(name)}.md"
+    assert f".. automodule:: resmix.{name}\n" in page.read_text(), f"{page} does not document resmix.{name}"
+    assert f"file: book/api/{_page(name)}\n" in (ROOT / "_toc.yml").read_text(), f"book/api/{_page(name)} is not in _toc.yml"
+    assert f"(api/{_page(name)}.md)" in (ROOT / "book" / "api.md").read_text(), f"book/api.md does not link {page.name}"
+
+
+def test_the_modules_are_found_in_their_layers():
+    assert {"config", "data", "data.framing", "measure.metrics", "registrations.first", "study.cli"} <= set(PUBLIC)
 
 
 def properties():
     for name in PUBLIC:
-        if name == "ray_backend" and importlib.util.find_spec("ray") is None:
+        if name == "study.ray_backend" and importlib.util.find_spec("ray") is None:
             continue
         module = importlib.import_module(f"resmix.{name}")
         for cls_name, cls in inspect.getmembers(module, inspect.isclass):
@@ -62,7 +72,7 @@ def test_no_class_is_documented_by_its_generated_signature():
     showed as its signature, with every type quoted ('int')."""
     bare = []
     for name in PUBLIC:
-        if name == "ray_backend" and importlib.util.find_spec("ray") is None:
+        if name == "study.ray_backend" and importlib.util.find_spec("ray") is None:
             continue
         module = importlib.import_module(f"resmix.{name}")
         for cls_name, cls in inspect.getmembers(module, inspect.isclass):

@@ -77,6 +77,7 @@ def test_new_options_default_to_the_old_behaviour_and_are_validated():
 
 def test_results_of_0_1_read_as_raw_input_and_one_held_out_pair_is_refused():
     import pytest as _pytest
+
     from resmix.config import DataConfig, Experiment, quick
     old = quick().to_dict()
     del old["model"]["input_scale"]  # what 0.1.0 stored
@@ -98,8 +99,9 @@ def test_a_device_that_torch_cannot_train_on_is_refused_when_the_config_is_made(
 def test_an_unavailable_device_is_a_clear_error_naming_the_fix(tiny):
     """Regression (issue 20): device="cuda" on a CPU-only torch raised AssertionError from the first .to()."""
     import torch
+
     from resmix.config import DeviceUnavailableError, resolve_device
-    from resmix.train import train
+    from resmix.training.single import train
     missing = "cuda:99" if torch.cuda.is_available() else "cuda"
     with pytest.raises(DeviceUnavailableError, match=r"train.device='cuda(:99)?', but .*; set train.device='auto'"):
         resolve_device(missing)

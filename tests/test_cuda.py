@@ -8,9 +8,11 @@ import math
 import pytest
 import torch
 
-from resmix import metrics, study
-from resmix.data import frame, make_pairs
-from resmix.train import evaluate, train
+from resmix import study
+from resmix.data.framing import frame
+from resmix.data.synthetic import make_pairs
+from resmix.measure import metrics
+from resmix.training.single import evaluate, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -11,6 +11,8 @@ import pytest
 
 import resmix
 from resmix import study
+from resmix.config import get_profile
+from resmix.study import cli, grids
 
 TINY = ["data.clip_seconds=0.128", "data.n_train=16", "data.n_val=8", "model.d_model=16",
         "model.n_layers=1", "model.n_heads=2", "train.epochs=3", "train.batch_size=8"]
@@ -29,11 +31,11 @@ def _argv(results: Path) -> list[str]:
 
 def _experiments():
     """The grid the command line builds, built the same way in this process."""
-    base = study.get_profile("quick")
+    base = get_profile("quick")
     for s in TINY:
         path, _, value = s.partition("=")
-        base = study._set(base, path, study._parse_value(value, study._setting_type(base, path)))
-    axes = {p: [study._parse_value(v, study._setting_type(base, p)) for v in vs] for p, vs in AXES.items()}
+        base = grids._set(base, path, cli._parse_value(value, grids._setting_type(base, path)))
+    axes = {p: [cli._parse_value(v, grids._setting_type(base, p)) for v in vs] for p, vs in AXES.items()}
     return study.grid(base, axes, SEEDS)
 
 

@@ -51,6 +51,7 @@ def test_a_full_disk_is_reported_with_the_path_whichever_writer_failed(tmp_path)
     import json
 
     import torch
+
     from resmix._io import DiskFullError
 
     target = tmp_path / "run.model.pt"

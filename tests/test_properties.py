@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resmix import metrics as M
 from resmix.config import DataConfig, LossConfig, ModelConfig, TrainConfig
-from resmix.data import frame, unframe
+from resmix.data.framing import frame, unframe
+from resmix.measure import metrics as M
 
 FAST = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2 ** 32 - 1)

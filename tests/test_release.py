@@ -25,23 +25,24 @@ def test_every_chapter_uses_only_names_the_package_has():
 def test_the_check_sees_every_way_a_chapter_names_resmix(tmp_path):
     chapter = tmp_path / "99_new.py"
     chapter.write_text(
-        "# %%\nimport resmix\nimport resmix.study as st\nfrom resmix import plots, train, no_such_top\n"
+        "# %%\nimport resmix\nimport resmix.study as st\nfrom resmix.book import plots\nfrom resmix import train, no_such_top\n"
         "from resmix.study import run_groups, no_such_fn\nfrom resmix.no_such_module import x\n"
         "plots.curves(1); plots.no_such_plot(2).savefig('f')\nst.grid; st.no_such_attr\n"
-        "resmix.metrics.pearson; resmix.metrics.no_such_metric\nresmix.__version__\n"
+        "resmix.measure.metrics.pearson; resmix.measure.metrics.no_such_metric\nresmix.__version__\n"
         "h = train(None); h.anything_goes\n")
     missing = {str(u).split(": ", 1)[1] for u in release.missing_api(ROOT, [chapter])}
     assert missing == {"resmix.no_such_top", "resmix.study.no_such_fn", "resmix.no_such_module",
-                       "resmix.no_such_module.x", "resmix.plots.no_such_plot", "resmix.study.no_such_attr",
-                       "resmix.metrics.no_such_metric"}
+                       "resmix.no_such_module.x", "resmix.book.plots.no_such_plot", "resmix.study.no_such_attr",
+                       "resmix.measure.metrics.no_such_metric"}
     assert all(str(u).startswith("99_new.py:") for u in release.missing_api(ROOT, [chapter]))
 
 
 def test_regression_the_chapters_cannot_run_on_a_package_without_run_groups(tmp_path):
     """Issue 18: 0.3.0 was set before the chapters called study.run_groups; the check must say so."""
     shutil.copytree(ROOT / "resmix", tmp_path / "resmix", ignore=shutil.ignore_patterns("__pycache__"))
-    study = tmp_path / "resmix" / "study.py"
-    study.write_text(study.read_text().replace("def run_groups(", "def _gone_run_groups("))
+    grid, face = tmp_path / "resmix" / "study" / "grids.py", tmp_path / "resmix" / "study" / "__init__.py"
+    grid.write_text(grid.read_text().replace("def run_groups(", "def _gone_run_groups("))
+    face.write_text(face.read_text().replace("run_groups, ", "").replace('"run_groups", ', ""))
     missing = release.missing_api(tmp_path, CHAPTERS)
     assert missing and {(u.module, u.name) for u in missing} == {("resmix.study", "run_groups")}
     assert {u.path.name for u in missing} >= {"04_collapse.py", "05_remedy.py"}
@@ -79,7 +80,7 @@ def test_changelog_header():
 def test_citation_cff_is_valid_cff_1_2_0_and_a_release_updates_it():
     jsonschema = pytest.importorskip("jsonschema")
     # the CFF 1.2.0 schema (citation-file-format.github.io/1.2.0/schema.json, as cffconvert 2.0.0 ships it)
-    schema = json.loads((ROOT / "tests" / "data" / "cff-1.2.0.schema.json").read_text())
+    schema = json.loads((ROOT / "tests" / "fixtures" / "cff-1.2.0.schema.json").read_text())
     text = (ROOT / "CITATION.cff").read_text()
     cff = yaml.safe_load(text)
     jsonschema.validate(cff, schema)
@@ -105,7 +106,7 @@ def test_package_metadata_names_the_configured_repository_and_both_licenses():
     assert "Attribution 4.0 International" in (ROOT / "LICENSE-BOOK").read_text()
     assert project["authors"] == [{"name": "resmix maintainers"}]
     assert "pandas>=2" in project["dependencies"]  # study.summarise needs it
-    assert project["scripts"]["resmix"] == "resmix.cli:main"
+    assert project["scripts"]["resmix"] == "resmix.study.cli:main"
 
 
 def _copy_of_the_checkout(tmp_path: Path) -> Path:

@@ -16,13 +16,13 @@ def test_the_wheel_holds_the_package_its_types_and_license_at_this_version(wheel
     from resmix import __version__
     assert wheel.name == f"resmix-{__version__}-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"resmix/__init__.py", "resmix/cli.py", "resmix/__main__.py", "resmix/py.typed"} <= set(names)
+    assert {"resmix/__init__.py", "resmix/study/cli.py", "resmix/data/__init__.py", "resmix/__main__.py", "resmix/py.typed"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "book/", "benchmarks/"))]
     dist = f"resmix-{__version__}.dist-info"
     meta = zipfile.ZipFile(wheel).read(f"{dist}/METADATA").decode()
     assert f"Version: {__version__}" in meta and "License-Expression: MIT" in meta
     assert f"{dist}/licenses/LICENSE" in names
-    assert "resmix = resmix.cli:main" in zipfile.ZipFile(wheel).read(f"{dist}/entry_points.txt").decode()
+    assert "resmix = resmix.study.cli:main" in zipfile.ZipFile(wheel).read(f"{dist}/entry_points.txt").decode()
 
 
 def test_the_checkout_gets_no_build_leftovers(wheel):

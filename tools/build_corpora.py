@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from resmix import corpora, recordings
 from resmix.config import DataConfig
+from resmix.data import corpora, recordings
 
 
 def report(source: str, rate: int) -> None:

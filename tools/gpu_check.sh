@@ -85,7 +85,8 @@ fi
 export PY PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 "$PY" - > "$OUTDIR/env.txt" 2>&1 <<'EOF'
 import json, torch
-from resmix.train import provenance, resolve_device
+from resmix.config import resolve_device
+from resmix.training.history import provenance
 print(json.dumps(provenance(resolve_device("auto")) | {"cuda_available": torch.cuda.is_available(),
       "bf16_supported": torch.cuda.is_available() and torch.cuda.is_bf16_supported()}, indent=1))
 EOF

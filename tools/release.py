@@ -95,10 +95,12 @@ def _top_level_names(tree: ast.Module) -> set[str]:
 
 
 def package_api(root: Path = ROOT) -> dict[str, set[str]]:
-    """``{"resmix": names, "resmix.<module>": names}`` of the package's source in ``root/resmix``."""
+    """``{"resmix": names, "resmix.<layer>": names, "resmix.<layer>.<module>": names}`` of the package's
+    source in ``root/resmix`` (a subpackage's names are those its ``__init__`` binds)."""
     api = {}
-    for path in sorted((root / "resmix").glob("*.py")):
-        module = "resmix" if path.stem == "__init__" else f"resmix.{path.stem}"
+    for path in sorted((root / "resmix").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         api[module] = _top_level_names(ast.parse(path.read_text(), str(path)))
     if "resmix" not in api:
         raise ReleaseError(f"{root / 'resmix' / '__init__.py'} is missing: no package to check against")
@@ -137,7 +139,7 @@ def chapter_uses(path: Path, modules: set[str]) -> list[Use]:
                 base = base.value
             if isinstance(base, ast.Name) and base.id in aliases and chain:
                 module = aliases[base.id]
-                while chain and f"{module}.{chain[0]}" in modules:  # resmix.study.run_groups
+                while chain and f"{module}.{chain[0]}" in modules:  # resmix.study.grids.run_groups
                     module = f"{module}.{chain.pop(0)}"
                 if chain:  # ast.walk visits a.b and a.b.c alike: the set below keeps one use per name
                     uses.append(Use(path, node.lineno, module, chain[0]))

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,26 +35,26 @@ except ImportError:
     importlib.invalidate_caches()
 
 # %% tags=["hide-input"]
+import os
 from dataclasses import replace
 
-import os
-
-from IPython.display import Markdown
 import numpy as np
 import pandas as pd
 import sympy as sp
 import torch
+from IPython.display import Markdown
 from myst_nb import glue
 
-from resmix import algebra, metrics, plots, protocol, protocol2, study
+from resmix import study
+from resmix.book import plots
+from resmix.book.claims import Claim, announce, claims_html, glue_all, require, setup_html
+from resmix.book.listen import players
 from resmix.config import get_profile
-from resmix.data import frame, held_out, mix_correlated, unframe
 from resmix.criteria import REMEDY
-from resmix.diagnostics import decompose
-from resmix.report import announce, glue_all, setup_html
-from resmix.listen import players
+from resmix.data import frame, held_out, mix_correlated, unframe
+from resmix.measure import algebra, decompose, metrics
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_html, require
+from resmix.registrations import first, second
 
 exp = get_profile()
 print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
@@ -68,7 +68,7 @@ zero = TwoStageModel(replace(exp.model, residual="leaky", zero_init_output=True)
 # Write stage $k$'s zero-learning output as $a_k I + b_k T$. Stage 1 adds $\tfrac12(I+T)$,
 # so $a_1 = b_1 = \tfrac12$. Stage 2 adds $\tfrac13(I + \text{output}_1 + T)$, so
 # $a_2 = \tfrac13(1 + a_1)$ and likewise for $b$; a chain of $N$ such stages iterates the
-# same map. `resmix.algebra` does this in exact rational arithmetic:
+# same map. `resmix.measure.algebra` does this in exact rational arithmetic:
 
 # %%
 coeffs = algebra.leak_coefficients(4)
@@ -217,7 +217,7 @@ fig
 # ## The leak probe: a diagnostic for any model
 #
 # Turned around, the algebra is a test. Fit a model's output as $aI + bT + c$ by least squares
-# (`resmix.metrics.leak_probe`). $R^2$ near 1 with $a, b$ near $\tfrac12$ says the output *is*
+# (`resmix.measure.metrics.leak_probe`). $R^2$ near 1 with $a, b$ near $\tfrac12$ says the output *is*
 # a mix of its inputs; $R^2$ near 0 says whatever the model outputs, it is not a linear
 # copy. On the zero-learning model:
 
@@ -257,10 +257,10 @@ plots.curves(groups, ["val_corr_target", "val_rms_output", "val_probe_b", "val_c
 table = study.summarise(runs, ["model.zero_init_output"],
                         ["val_corr_target", "val_abs_corr_target", "val_rms_output", "val_probe_a",
                          "val_probe_b", "val_probe_r2", "val_common_share", "val_swap_input", "val_swap_target"])
-first = study.summarise(runs, ["model.zero_init_output"], ["val_corr_target"], epoch=0)
+at_start = study.summarise(runs, ["model.zero_init_output"], ["val_corr_target"], epoch=0)
 final_corr = float(table["val_abs_corr_target_mean"].max())  # mean per-clip |corr|: what the penalty sees
 probe_ab_max = float(table[["val_probe_a_mean", "val_probe_b_mean"]].abs().max().max())
-glue_all({"c4_final_corr": final_corr, "c4_first_corr_zero": float(first["val_corr_target_mean"].iloc[1]),
+glue_all({"c4_final_corr": final_corr, "c4_first_corr_zero": float(at_start["val_corr_target_mean"].iloc[1]),
           "c4_final_rms": float(table["val_rms_output_mean"].min()), "c4_target_rms": cfg.rms,
           "c4_steps": runs[0].last["step"], "c4_first_steps": runs[0].records[0]["step"], "c4_probe_ab_max": probe_ab_max,
           "c4_cancel_pct": 100 * (1 - probe_ab_max / 0.5),
@@ -281,7 +281,7 @@ table.set_index("model.zero_init_output").filter(like="mean").T.round(3)
 #
 # ### What the trained output is made of
 #
-# Split the trained output of each run into three parts (`resmix.diagnostics.decompose`): the
+# Split the trained output of each run into three parts (`resmix.measure.diagnostics.decompose`): the
 # probe's fit $aI + bT + c$ (what is left of the residual's mix), the waveform every clip shares
 # (the across-clip mean of the remainder: the part that ignores the inputs), and the
 # clip-specific rest.
@@ -349,7 +349,7 @@ glue("c4_mechanism", Markdown(mechanism.format(mix=float(mech["mix share"].max()
 # two spectra overlap: narrow, overlapping spectra give few effective samples; an output whose
 # spectrum avoids the targets' gives many (and a smaller $|\rho|$). An output that ignores its
 # inputs is at this level on held-out clips, and needs nothing more: the penalty is already of
-# order $1/\sqrt{N_\text{eff}}$. The prediction (`resmix.metrics.predicted_abs_correlation`, from each clip's own output and
+# order $1/\sqrt{N_\text{eff}}$. The prediction (`resmix.measure.metrics.predicted_abs_correlation`, from each clip's own output and
 # target) beside the measured mean $|\rho|$ per clip, both on held-out clips:
 
 # %%
@@ -395,7 +395,7 @@ glue("bartlett_reading", bartlett_reading, display=False)
 # MR-STFT is scale-free and of order 1. Does the correlation with the target stay near 0.7?
 
 # %% mystnb={"image": {"alt": "Correlation with target, best lagged correlation and output level over optimizer steps for the leaky model trained with penalties plus MSE or MR-STFT reconstruction at several weights"}}
-RECON = [("mse", w) for w in protocol2.C4_MSE_WEIGHTS] + [("mrstft", 0.1), ("mrstft", 1.0)]
+RECON = [("mse", w) for w in second.C4_MSE_WEIGHTS] + [("mrstft", 0.1), ("mrstft", 1.0)]
 recon_grid = [e for kind, w in RECON for e in study.grid(
     base.with_(loss={"recon_kind": kind, "reconstruction": w}), {"model.residual": ["leaky", "none"]}, seeds=seeds)]
 recon_runs = study.run_grid(recon_grid, "_output/results/ch2", workers=os.cpu_count(), progress=False)
@@ -416,7 +416,7 @@ recon_table = study.summarise(recon_runs, ["loss.recon_kind", "loss.reconstructi
 recon_table.filter(regex="loss|model|_mean").round(3)
 
 # %% tags=["remove-cell"]
-C4_HOLDS = protocol2.C4_HOLDS  # fixed before the runs: "stays near 0.7" read as a mean correlation above 0.5
+C4_HOLDS = second.C4_HOLDS  # fixed before the runs: "stays near 0.7" read as a mean correlation above 0.5
 corr = {(r, k, w): float(v) for r, k, w, v in zip(recon_table["model.residual"], recon_table["loss.recon_kind"],
                                                   recon_table["loss.reconstruction"], recon_table["val_corr_target_mean"])}
 abs_corr = {(r, k, w): float(v) for r, k, w, v in zip(recon_table["model.residual"], recon_table["loss.recon_kind"],
@@ -465,22 +465,22 @@ glue("c4_recon_reading", c4_recon_reading, display=False)
 # shifted by a few samples matches nearly exactly; the anti-correlation penalty and the seed's meter look
 # only at lag 0 and miss it. (Against a stricter null, a phase-randomised copy of the target,
 # which has its spectrum and none of its waveform, stands only a little above this chance level
-# in {ref}`chapter 5's sanity table <ch-remedy>`, far less than these outputs.) `resmix.metrics.lagged_correlation` is the check.
+# in {ref}`chapter 5's sanity table <ch-remedy>`, far less than these outputs.) `resmix.measure.metrics.lagged_correlation` is the check.
 #
 # **The decisive weight, with ten seed pairs.** The MSE grid runs from 1 to 100 on a log scale. The weight
 # where the leaky design holds the correlation and the fixed design does not, if any (else where the two
-# differ most), is chosen from the two seeds above (`resmix.protocol2.c4_decisive_weight`: the choice is
+# differ most), is chosen from the two seeds above (`resmix.registrations.second.c4_decisive_weight`: the choice is
 # exploratory) and run again with chapter 4's ten seed pairs, both designs. C4 is *partly* there if the
 # leaky design's mean correlation is above {glue:text}`c4_threshold` while the fixed design's is not, and the
-# paired gap's 95% interval lies above 0 (`resmix.protocol2.c4_verdict`); *refuted* otherwise.
+# paired gap's 95% interval lies above 0 (`resmix.registrations.second.c4_verdict`); *refuted* otherwise.
 
 # %%
-C4_WEIGHT = protocol2.c4_decisive_weight({(r, w): corr[(r, "mse", w)] for r in ("leaky", "none") for w in protocol2.C4_MSE_WEIGHTS})
-decisive = {r: protocol.replicate(base.with_(name=f"ch2-c4-{r}", model={"residual": r},
+C4_WEIGHT = second.c4_decisive_weight({(r, w): corr[(r, "mse", w)] for r in ("leaky", "none") for w in second.C4_MSE_WEIGHTS})
+decisive = {r: first.replicate(base.with_(name=f"ch2-c4-{r}", model={"residual": r},
                                              loss={"recon_kind": "mse", "reconstruction": C4_WEIGHT}))
             for r in ("leaky", "none")}
 decisive_runs = study.run_groups(decisive, "_output/results/ch2", workers=os.cpu_count(), progress=False)
-c4_test = protocol2.c4_verdict(decisive_runs["leaky"], decisive_runs["none"])
+c4_test = second.c4_verdict(decisive_runs["leaky"], decisive_runs["none"])
 print(f"MSE x {C4_WEIGHT:g}, {len(decisive_runs['leaky'])} seed pairs: correlation with the target {c4_test.leaky:.3f} "
       f"(leaky) against {c4_test.fixed:.3f} (fixed); gap {c4_test.gap.mean:+.3f} "
       f"[{c4_test.gap.low:+.3f}, {c4_test.gap.high:+.3f}]; C4 there: {c4_test.verdict}")

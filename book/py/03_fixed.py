@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -48,13 +48,14 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from resmix import metrics, plots, study
+from resmix import study
+from resmix.book import plots
+from resmix.book.claims import Claim, announce, claims_html, glue_all, require, setup_html
+from resmix.book.listen import players
 from resmix.config import get_profile
 from resmix.data import frame, held_out, unframe
-from resmix.report import announce, glue_all, setup_html
-from resmix.listen import players
+from resmix.measure import metrics
 from resmix.models import TwoStageModel
-from resmix.report import Claim, claims_html, require
 
 exp = get_profile()
 print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)

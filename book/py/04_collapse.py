@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -68,7 +68,7 @@
 # an output at gain $g$ trains exactly as the ungained output at $\varepsilon/g$, and its novelty
 # term against stage 1's output (gained too) at $\varepsilon/g^2$; stage 2 sees stage 1 at unit RMS,
 # so the gain is invisible to it. Losses and gradients agree to rounding
-# (`tests/test_losses.py::test_a_gain_on_the_output_is_a_larger_epsilon`). So the first book's
+# (`tests/losses/test_losses.py::test_a_gain_on_the_output_is_a_larger_epsilon`). So the first book's
 # "matched ε and a frozen quiet start" is **one condition**: a large **ε ratio**
 # $r = \varepsilon / (s_o s_t)$ at the output's actual level, which every epoch now records
 # (`val_eps_ratio`, with the pull $\varepsilon/(s+\varepsilon)$ as `val_eps_pull`). Levels below are
@@ -93,46 +93,49 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from resmix import metrics, plans, plots, protocol, protocol2, readings, study
+from resmix import study
+from resmix.book import plots, readings, run_plans
+from resmix.book.claims import Checks, Claim, announce, claims_html, glue_all, optimizer_steps, setup_html
+from resmix.book.listen import players
 from resmix.config import get_profile
 from resmix.criteria import COLLAPSE, CONSTANCY, DYNAMICS, HORIZON, STATS, VERDICT_RULES
 from resmix.data import frame, held_out, unframe
-from resmix.dynamics import prediction_rows
-from resmix.listen import players
-from resmix.report import Checks, Claim, announce, claims_html, glue_all, optimizer_steps, setup_html
+from resmix.measure import metrics
+from resmix.measure.dynamics import prediction_rows
+from resmix.registrations import first, second
 
 exp = get_profile()
 cfg = exp.data
 checks = Checks(exp.profile)
 RUNS = "_output/results/protocol"  # shared with chapter 5 and the appendix
-plan = plans.chapter4(exp)
-print(announce(exp, plans.everything(plan)))
+plan = run_plans.chapter4(exp)
+print(announce(exp, run_plans.everything(plan)))
 
 # %% [markdown]
-# Every run of this chapter is in one plan (`resmix.plans.chapter4`), trained as cohorts of runs that
-# share their shapes (`resmix.cohort`), the longest first; each section below reads its runs from
+# Every run of this chapter is in one plan (`resmix.book.run_plans.chapter4`), trained as cohorts of runs that
+# share their shapes (`resmix.training.cohort`), the longest first; each section below reads its runs from
 # the store. The setup of the seed's setting as we read it:
 
 # %%
 runs = study.run_groups(plan, RUNS, workers=os.cpu_count(), progress=False)
-first = protocol.collapse_configs(exp)
-setup_html(first[protocol.SEED_SETTING])
+configs1 = first.collapse_configs(exp)
+setup_html(configs1[first.SEED_SETTING])
 
 # %% tags=["remove-cell"]
-seed_cfg = first[protocol.SEED_SETTING]
+seed_cfg = configs1[first.SEED_SETTING]
 EPOCH_SEED = min(21, exp.train.epochs)  # the seed's epoch
 steps_run = optimizer_steps(seed_cfg)
-G_DB = 20 * np.log10(first[protocol.MATCHED_QUIET].model.output_scale)
+G_DB = 20 * np.log10(configs1[first.MATCHED_QUIET].model.output_scale)
 glue_all({"quiet_db": COLLAPSE.quiet_db, "max_abs_corr": COLLAPSE.max_abs_corr, "min_share_pct": 100 * VERDICT_RULES.min_share,
-          "margin_db": STATS.level_margin_db, "quiet_start_db": protocol.QUIET_START_DB, "strong_decay": protocol.STRONG_DECAY,
-          "n_seeds": len(protocol.SEEDS), "n_data_seeds": len(protocol.DATA_SEEDS), "steps": steps_run,
+          "margin_db": STATS.level_margin_db, "quiet_start_db": first.QUIET_START_DB, "strong_decay": first.STRONG_DECAY,
+          "n_seeds": len(first.SEEDS), "n_data_seeds": len(first.DATA_SEEDS), "steps": steps_run,
           "steps_per_epoch": steps_run // seed_cfg.train.epochs, "step_e21": EPOCH_SEED * steps_run // seed_cfg.train.epochs,
           "g_db": G_DB, "offset_min": CONSTANCY.min_offset_share, "epoch_seed": EPOCH_SEED})
 
 # %% [markdown]
 # ## The first registration, re-read
 #
-# Three configurations, fixed with their criteria and verdict rule in `resmix.protocol` and
+# Three configurations, fixed with their criteria and verdict rule in `resmix.registrations.first` and
 # `resmix.criteria` before the first book's re-derived runs, each run with {glue:text}`n_seeds` model
 # seeds on {glue:text}`n_data_seeds` data seeds (every seed on every data set, so configurations are
 # compared run by run), {glue:text}`steps` optimizer steps, {glue:text}`steps_per_epoch` per epoch
@@ -156,8 +159,8 @@ glue_all({"quiet_db": COLLAPSE.quiet_db, "max_abs_corr": COLLAPSE.max_abs_corr, 
 # constant offset: `criteria.ConstancyCriteria`, fixed before these runs).
 
 # %%
-v1 = {name: runs[f"v1 {name}"] for name in first}
-c7 = protocol.c7_verdict(v1)
+v1 = {name: runs[f"v1 {name}"] for name in configs1}
+c7 = first.c7_verdict(v1)
 print(f"C7 by the first registration's rule: {c7.verdict} ({c7.reason})")
 readings.level_table(v1, EPOCH_SEED)
 
@@ -166,33 +169,33 @@ fig = plots.curves(v1, ["val_rms_ratio_db", "val_offset_share"],
                    ["output level re target (dB)", "offset share of the power"])
 fig.axes[0].axhline(COLLAPSE.quiet_db, color="k", ls=":", lw=1)
 fig.axes[0].axhline(0, color="k", lw=0.8)
-fig.axes[0].axvline(EPOCH_SEED * v1[protocol.SEED_SETTING][0].steps_per_epoch, color="grey", ls="--", lw=0.8)
+fig.axes[0].axvline(EPOCH_SEED * v1[first.SEED_SETTING][0].steps_per_epoch, color="grey", ls="--", lw=0.8)
 fig
 
 # %% tags=["remove-cell"]
-S, M, W = (c7.configs[k] for k in (protocol.SEED_SETTING, protocol.MATCHED_QUIET, protocol.STRONG))
+S, M, W = (c7.configs[k] for k in (first.SEED_SETTING, first.MATCHED_QUIET, first.STRONG))
 t1 = readings.level_table(v1, EPOCH_SEED)
 drifts = {k: readings.drift(hs) for k, hs in v1.items()}
-rise, m_drift, w_drift = (drifts[k] for k in (protocol.SEED_SETTING, protocol.MATCHED_QUIET, protocol.STRONG))
+rise, m_drift, w_drift = (drifts[k] for k in (first.SEED_SETTING, first.MATCHED_QUIET, first.STRONG))
 identity = runs["identity: frozen start, textbook eps"]
-pairs = {(h.experiment.train.seed, h.experiment.data.seed): h for h in v1[protocol.SEED_SETTING]}
+pairs = {(h.experiment.train.seed, h.experiment.data.seed): h for h in v1[first.SEED_SETTING]}
 shift = [h.last["val_rms_ratio_db"] - pairs[(h.experiment.train.seed, h.experiment.data.seed)].last["val_rms_ratio_db"]
          for h in identity]
 row = t1.loc
 glue_all({"n_runs": S.n, "c7_verdict": c7.verdict,
-          "seed_ep1": row[protocol.SEED_SETTING, "after epoch 1 (dB)"], "seed_end": S.level_end_db,
+          "seed_ep1": row[first.SEED_SETTING, "after epoch 1 (dB)"], "seed_end": S.level_end_db,
           "rise": rise.mean, "rise_lo": rise.low, "rise_hi": rise.high,
-          "m_21": M.collapsed_at_21, "m_end_n": M.collapsed_end, "m_ep1": row[protocol.MATCHED_QUIET, "after epoch 1 (dB)"],
-          "m_end": M.level_end_db, "m_own": row[protocol.MATCHED_QUIET, "at the end, own units (dB)"],
+          "m_21": M.collapsed_at_21, "m_end_n": M.collapsed_end, "m_ep1": row[first.MATCHED_QUIET, "after epoch 1 (dB)"],
+          "m_end": M.level_end_db, "m_own": row[first.MATCHED_QUIET, "at the end, own units (dB)"],
           "m_drift": m_drift.mean, "m_drift_lo": m_drift.low, "m_drift_hi": m_drift.high,
-          "m_ratio1": row[protocol.MATCHED_QUIET, "ε ratio, epoch 1"], "m_ratio_end": row[protocol.MATCHED_QUIET, "ε ratio, end"],
-          "m_offset": row[protocol.MATCHED_QUIET, "offset share, end"], "m_nc": row[protocol.MATCHED_QUIET, "near-constant runs"],
+          "m_ratio1": row[first.MATCHED_QUIET, "ε ratio, epoch 1"], "m_ratio_end": row[first.MATCHED_QUIET, "ε ratio, end"],
+          "m_offset": row[first.MATCHED_QUIET, "offset share, end"], "m_nc": row[first.MATCHED_QUIET, "near-constant runs"],
           "w_end": W.level_end_db, "w_quiet": W.quiet_end, "w_drift": w_drift.mean, "w_drift_lo": w_drift.low,
-          "w_drift_hi": w_drift.high, "w_offset": row[protocol.STRONG, "offset share, end"],
-          "w_nc": row[protocol.STRONG, "near-constant runs"],
+          "w_drift_hi": w_drift.high, "w_offset": row[first.STRONG, "offset share, end"],
+          "w_nc": row[first.STRONG, "near-constant runs"],
           "shift_min": min(shift), "shift_max": max(shift), "n_identity": len(identity),
           "common_min": t1["common share, end"].min(), "m_vs_seed_report": M.level_end_db - (-30.1),
-          "m_ep1_own": row[protocol.MATCHED_QUIET, "after epoch 1 (dB)"] - G_DB,
+          "m_ep1_own": row[first.MATCHED_QUIET, "after epoch 1 (dB)"] - G_DB,
           "clip_s": cfg.clip_seconds, "n_train": cfg.n_train, "n_val": cfg.n_val, "d_model": exp.model.d_model,
           "n_layers": exp.model.n_layers, "profile": exp.profile})
 checks.expect(c7.verdict == "partly", "the text reads the first registration's C7 as partly")
@@ -202,12 +205,12 @@ checks.expect(M.collapsed_at_21 >= VERDICT_RULES.min_share * M.n, "the text says
 checks.expect(m_drift.verdict(STATS.level_margin_db) == "below" and w_drift.verdict(STATS.level_margin_db) == "below",
               "the text says training itself lowers the level in both quiet configurations")
 checks.expect(w_drift.mean < m_drift.mean, "the text says decay drifts further than the frozen-start configuration")
-checks.expect(row[protocol.MATCHED_QUIET, "at the end, own units (dB)"] > COLLAPSE.quiet_db,
+checks.expect(row[first.MATCHED_QUIET, "at the end, own units (dB)"] > COLLAPSE.quiet_db,
               "the text says the frozen-start network is not collapsed in its own units")
 checks.expect(max(abs(s - G_DB) for s in shift) < 0.5, "the text says the frozen start at the textbook eps is the seed's setting shifted by the gain")
 checks.expect(t1["common share, end"].min() > 0.9, "the text says every configuration's output is mostly one shared waveform")
-checks.expect(0 < row[protocol.MATCHED_QUIET, "near-constant runs"] < VERDICT_RULES.min_share * M.n
-              and row[protocol.STRONG, "near-constant runs"] == 0,
+checks.expect(0 < row[first.MATCHED_QUIET, "near-constant runs"] < VERDICT_RULES.min_share * M.n
+              and row[first.STRONG, "near-constant runs"] == 0,
               "the text says some frozen-start runs and no decay run are near-constant, and neither configuration by the rule")
 
 # %% [markdown]
@@ -252,7 +255,7 @@ checks.expect(0 < row[protocol.MATCHED_QUIET, "near-constant runs"] < VERDICT_RU
 # %% [markdown]
 # ## The second registration: two roads from PyTorch's start
 #
-# With the gain seen for what it is, `resmix.protocol2` (fixed before these runs) starts every
+# With the gain seen for what it is, `resmix.registrations.second` (fixed before these runs) starts every
 # configuration from PyTorch's initialisation and names each road by its knob: the **ε road**, with
 # $\varepsilon$ = {glue:text}`eps_road:.3g`, {glue:text}`eps_ratio:g` times $s$ of the untrained output (an ε ratio of
 # about {glue:text}`eps_ratio:g` from the first step; the factor was chosen from a one-seed pilot, labelled in the
@@ -260,16 +263,16 @@ checks.expect(0 < row[protocol.MATCHED_QUIET, "near-constant runs"] < VERDICT_RU
 # decay. {glue:text}`n_road` seed pairs each, compared with the seed's setting run by run.
 
 # %%
-second = protocol2.collapse_configs2(exp)
-v2 = {protocol2.SEED_SETTING: v1[protocol.SEED_SETTING]} | {
-    name: runs[f"v2 {name}"] for name in second if name != protocol2.SEED_SETTING}
+configs2 = second.collapse_configs2(exp)
+v2 = {second.SEED_SETTING: v1[first.SEED_SETTING]} | {
+    name: runs[f"v2 {name}"] for name in configs2 if name != second.SEED_SETTING}
 readings.level_table(v2, EPOCH_SEED)
 
 # %% tags=["remove-cell"]
-from resmix.stats import paired_difference, values_by_seeds  # noqa: E402
+from resmix.measure.stats import paired_difference, values_by_seeds  # noqa: E402
 
 t2 = readings.level_table(v2, EPOCH_SEED)
-d_eps, d_decay = readings.drift(v2[protocol2.EPS_ROAD]), readings.drift(v2[protocol2.DECAY_ROAD])
+d_eps, d_decay = readings.drift(v2[second.EPS_ROAD]), readings.drift(v2[second.DECAY_ROAD])
 
 
 def drifts_by_seeds(hs):
@@ -277,18 +280,18 @@ def drifts_by_seeds(hs):
     return {k: end[k] - one[k] for k in end}
 
 
-roads = paired_difference(drifts_by_seeds(v2[protocol2.DECAY_ROAD]), drifts_by_seeds(v2[protocol2.EPS_ROAD]))
-ends = paired_difference(values_by_seeds(v2[protocol2.DECAY_ROAD], "val_rms_ratio_db"),  # same start, so no drift needed
-                         values_by_seeds(v2[protocol2.EPS_ROAD], "val_rms_ratio_db"))
-e_row = t2.loc[protocol2.EPS_ROAD]
-glue_all({"eps_road": second[protocol2.EPS_ROAD].loss.eps, "e_end": e_row["at the end (dB)"], "e_ep1": e_row["after epoch 1 (dB)"],
-          "e_drift": d_eps.mean, "e_lo": d_eps.low, "e_hi": d_eps.high, "e_quiet": sum(h.last["val_rms_ratio_db"] < 0 for h in v2[protocol2.EPS_ROAD]),
+roads = paired_difference(drifts_by_seeds(v2[second.DECAY_ROAD]), drifts_by_seeds(v2[second.EPS_ROAD]))
+ends = paired_difference(values_by_seeds(v2[second.DECAY_ROAD], "val_rms_ratio_db"),  # same start, so no drift needed
+                         values_by_seeds(v2[second.EPS_ROAD], "val_rms_ratio_db"))
+e_row = t2.loc[second.EPS_ROAD]
+glue_all({"eps_road": configs2[second.EPS_ROAD].loss.eps, "e_end": e_row["at the end (dB)"], "e_ep1": e_row["after epoch 1 (dB)"],
+          "e_drift": d_eps.mean, "e_lo": d_eps.low, "e_hi": d_eps.high, "e_quiet": sum(h.last["val_rms_ratio_db"] < 0 for h in v2[second.EPS_ROAD]),
           "e_collapsed": e_row["collapsed runs"], "e_nc": e_row["near-constant runs"], "e_offset": e_row["offset share, end"],
           "roads": roads.mean, "roads_lo": roads.low, "roads_hi": roads.high, "roads_n": roads.n,
           "ends": ends.mean, "ends_lo": ends.low, "ends_hi": ends.high, "ends_verdict": ends.verdict(STATS.level_margin_db),
-          "n_road": len(v2[protocol2.EPS_ROAD]), "e_first": e_row["after epoch 1 (dB)"] - t2.loc[protocol2.DECAY_ROAD, "after epoch 1 (dB)"]})
+          "n_road": len(v2[second.EPS_ROAD]), "e_first": e_row["after epoch 1 (dB)"] - t2.loc[second.DECAY_ROAD, "after epoch 1 (dB)"]})
 checks.expect(e_row["collapsed runs"] == 0, "the text says the ε road does not collapse within the run")
-checks.expect(0 < e_row["near-constant runs"] < VERDICT_RULES.min_share * len(v2[protocol2.EPS_ROAD]),
+checks.expect(0 < e_row["near-constant runs"] < VERDICT_RULES.min_share * len(v2[second.EPS_ROAD]),
               "the text says some but not enough ε-road runs are near-constant")
 checks.expect(d_eps.verdict(STATS.level_margin_db) == "below", "the text says the ε road's training lowers the level")
 checks.expect(roads.verdict(STATS.level_margin_db) == "below", "the text says the decay road drifts further than the ε road")
@@ -317,7 +320,7 @@ checks.expect(roads.verdict(STATS.level_margin_db) == "below", "the text says th
 # AdamW's decay acts over $1/(\eta\lambda)$ steps: $10^5$ at the seed's $\eta = 10^{-3}$ and
 # $\lambda = 0.01$, far beyond a run of {glue:text}`steps` steps. If the level follows $\eta\lambda t$
 # alone, runs with equal products end equally loud however the product is reached. The design
-# (`resmix.protocol2.horizon_configs`, fixed before the runs) reaches each of two products
+# (`resmix.registrations.second.horizon_configs`, fixed before the runs) reaches each of two products
 # {glue:text}`products` in a short run and in one {glue:text}`hz_factor` times longer ({glue:text}`t_short` and
 # {glue:text}`t_long` steps on this profile); the long run at the smaller product on the quick profile
 # (the larger on the GPU profiles) *is* the seed's setting as we read it, wd 0.01, and it has
@@ -327,8 +330,8 @@ checks.expect(roads.verdict(STATS.level_margin_db) == "below", "the text says th
 # (`criteria.HorizonCriteria`).
 
 # %%
-cells = {(p, h): runs[f"horizon {p:.3g} {h}"] for p, h in protocol2.horizon_configs(exp)}
-hz = protocol2.horizon_verdict(cells)
+cells = {(p, h): runs[f"horizon {p:.3g} {h}"] for p, h in second.horizon_configs(exp)}
+hz = second.horizon_verdict(cells)
 print(f"The level follows lr * wd * t: {hz.follows} ({hz.reason})")
 readings.level_table({f"lr·wd·t = {p:.3g}, {h} ({optimizer_steps(hs[0].experiment):,} steps, wd {hs[0].experiment.train.weight_decay:g})": hs
                       for (p, h), hs in cells.items()}, EPOCH_SEED)
@@ -358,9 +361,9 @@ glue_all({"products": " and ".join(f"{p:.3g}" for p in products), "t_short": opt
           "own_end": float(np.mean([h.last["val_rms_ratio_db"] for h in own_long])),
           "own_product": own_long[0].experiment.train.lr * 0.01 * optimizer_steps(own_long[0].experiment),
           "own_offset": float(np.mean([h.last["val_offset_share"] for h in own_long])),
-          "quieter": hz.larger_product_quieter_by, "hz_factor": protocol2.HORIZON_FACTOR,
-          "hz_seeds": len(protocol2.HORIZON_SEEDS), "eps_ratio": protocol2.EPS_RATIO})
-dyn = pd.DataFrame(prediction_rows([h for hs in cells.values() for h in hs] + v1[protocol.STRONG]))
+          "quieter": hz.larger_product_quieter_by, "hz_factor": second.HORIZON_FACTOR,
+          "hz_seeds": len(second.HORIZON_SEEDS), "eps_ratio": second.EPS_RATIO})
+dyn = pd.DataFrame(prediction_rows([h for hs in cells.values() for h in hs] + v1[first.STRONG]))
 judged = dyn[dyn["judged"]]
 glue_all({"n_judged": len(judged), "n_hold": int((judged["holds"] == True).sum()),  # noqa: E712
           "ratio_min": judged["ratio"].min() if len(judged) else float("nan"),
@@ -382,7 +385,7 @@ checks.expect(len(judged) and (judged["ratio"] < 1).all(), "the text says the me
 # ends at {glue:text}`own_end:+.1f` dB, louder than at {glue:text}`steps` steps (offset share
 # {glue:text}`own_offset:.4f`): the seed's weight decay, given a tenth of its time constant here (all of it on
 # the GPU profiles), does not make this model's output quiet. AdamW's equilibrium prediction
-# $\sqrt{\eta/2\lambda}$ for the weight matrices (`resmix.dynamics`), judged where $\eta\lambda t \ge 1$
+# $\sqrt{\eta/2\lambda}$ for the weight matrices (`resmix.measure.dynamics`), judged where $\eta\lambda t \ge 1$
 # with a factor-{glue:text}`dyn_band:g` band (registered in the first book), holds in {glue:text}`n_hold` of
 # {glue:text}`n_judged` judged runs (the horizon runs and the decay road; measured over predicted
 # {glue:text}`ratio_min:.2f` to {glue:text}`ratio_max:.2f`, always below).
@@ -395,7 +398,7 @@ checks.expect(len(judged) and (judged["ratio"] < 1).all(), "the text says the me
 
 # %%
 eps_runs = runs["eps map"]
-starts = {1.0: "default start", first[protocol.MATCHED_QUIET].model.output_scale: f"frozen start ({G_DB:+.0f} dB gain)"}
+starts = {1.0: "default start", configs1[first.MATCHED_QUIET].model.output_scale: f"frozen start ({G_DB:+.0f} dB gain)"}
 eps_table = pd.DataFrame([{"ε": study.setting(h, "loss.eps"), "start": starts[study.setting(h, "model.output_scale")],
                            "axes": study.setting(h, "loss.corr_axes"), "level (dB)": h.last["val_rms_ratio_db"]}
                           for h in eps_runs])
@@ -403,13 +406,13 @@ eps_pivot = eps_table.pivot_table(index=["start", "axes"], columns="ε", values=
 eps_pivot.round(1)
 
 # %% mystnb={"image": {"alt": "Final output level against epsilon on a log axis, one line per starting level and correlation axes"}}
-plots.sweep(list(plans.EPS_SWEEP), {f"{s}, {a}": list(r) for (s, a), r in eps_pivot.iterrows()},
+plots.sweep(list(run_plans.EPS_SWEEP), {f"{s}, {a}": list(r) for (s, a), r in eps_pivot.iterrows()},
             "ε in the correlation's denominator", "level re target after the run (dB)", hlines=(0.0, COLLAPSE.quiet_db))
 
 # %% tags=["remove-cell"]
 loud = eps_table[eps_table["start"] == "default start"]
 glue_all({"eps_steps": int(eps_runs[0].last["step"]), "loud_min_db": loud["level (dB)"].min(),
-          "g_ratio": 1 / first[protocol.MATCHED_QUIET].model.output_scale})
+          "g_ratio": 1 / configs1[first.MATCHED_QUIET].model.output_scale})
 checks.expect((loud["level (dB)"] > 0).all(), "the text says no ε makes the default start quiet within the map's steps")
 
 # %% [markdown]
@@ -440,7 +443,7 @@ for r in h_q.records[::3] + [h_q.records[-1]]:
 x_wave, y_wave = held_out(cfg)
 xf, yf = frame(x_wave[:1], cfg.frame_size), frame(y_wave[:1], cfg.frame_size)
 listen = {"target": y_wave[0]}
-for name, hs in {**v1, protocol2.EPS_ROAD: v2[protocol2.EPS_ROAD]}.items():
+for name, hs in {**v1, second.EPS_ROAD: v2[second.EPS_ROAD]}.items():
     h = next(h for h in hs if h.experiment.train.seed == 0 and h.experiment.data.seed == cfg.seed)
     with torch.no_grad():
         listen[name] = unframe(study.load_model(h.experiment, RUNS)(xf, yf)[1])[0]

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -49,21 +49,24 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from resmix import metrics, plans, plots, protocol, protocol2, readings, score, study, tables
+from resmix import study
+from resmix.book import plots, readings, run_plans, tables
+from resmix.book.claims import Checks, Claim, announce, claims_html, glue_all, optimizer_steps, setup_html
+from resmix.book.listen import players
 from resmix.config import get_profile
 from resmix.criteria import REMEDY, REMEDY_V2, STATS, VERDICT_RULES
 from resmix.data import frame, held_out, unframe
-from resmix.listen import players
-from resmix.measure import final_output
-from resmix.report import Checks, Claim, announce, claims_html, glue_all, optimizer_steps, setup_html
-from resmix.stats import paired_difference, values_by_seeds
+from resmix.measure import metrics, score
+from resmix.measure.readout import final_output
+from resmix.measure.stats import paired_difference, values_by_seeds
+from resmix.registrations import first, second
 
 exp = get_profile()
 cfg = exp.data
 checks = Checks(exp.profile)
 RUNS = "_output/results/protocol"  # chapter 4's runs, the baselines among them
-plan = plans.chapter5(exp)
-print(announce(exp, plans.everything(plan)))
+plan = run_plans.chapter5(exp)
+print(announce(exp, run_plans.everything(plan)))
 x_wave, y_wave = held_out(cfg)  # held-out clips of data seed cfg.seed, [B, N]
 xf, yf = frame(x_wave, cfg.frame_size), frame(y_wave, cfg.frame_size)  # [B, D, T]
 
@@ -111,7 +114,7 @@ glue_all({"old_fooled": ", ".join(fooled) or "none", "band_db": REMEDY.level_ban
 # %% [markdown]
 # The first book's score gives at least three of its four points to: {glue:text}`old_fooled`. It
 # cannot see a copy at a lag, and none of its tests asks whether the output depends on its inputs.
-# `resmix.score.remedy_score` replaces it with four tests whose thresholds live, with their reasons,
+# `resmix.measure.score.remedy_score` replaces it with four tests whose thresholds live, with their reasons,
 # in `resmix.criteria`: **level** within {glue:text}`band_db:g` dB of the target; **input dependence**
 # (swapping clips' inputs or targets changes the output by at least {glue:text}`swap_floor:g` of its
 # norm, and at most {glue:text}`common_ceiling:g` of its power is one waveform shared by all clips);
@@ -132,7 +135,7 @@ glue_all({"old_fooled": ", ".join(fooled) or "none", "band_db": REMEDY.level_ban
 # %%
 sanity = {}
 for version, crit in (("version 1", REMEDY), ("version 2", REMEDY_V2)):
-    for data_seed in protocol.DATA_SEEDS:
+    for data_seed in first.DATA_SEEDS:
         d = dataclasses.replace(cfg, seed=data_seed)
         x, y = (frame(w, d.frame_size) for w in held_out(d))
         sanity[version, data_seed] = score.sanity_table(x, y, d.sample_rate, crit)
@@ -145,7 +148,7 @@ pd.DataFrame({(v, f"data seed {s}"): {r.control: ("as expected" if r.as_expected
 # seed {glue:text}`fresh_seed`, which no control or run of the book had used:
 
 # %%
-d = dataclasses.replace(cfg, seed=protocol2.FRESH_DATA_SEED)
+d = dataclasses.replace(cfg, seed=second.FRESH_DATA_SEED)
 x, y = (frame(w, d.frame_size) for w in held_out(d))
 fresh = score.sanity_table(x, y, d.sample_rate, REMEDY_V2)
 pd.DataFrame({"version 2, fresh data seed": {r.control: "as expected" if r.as_expected else "NOT: " + ", ".join(r.score.failed)
@@ -154,13 +157,13 @@ pd.DataFrame({"version 2, fresh data seed": {r.control: "as expected" if r.as_ex
 # %% tags=["remove-cell"]
 problems = {k: score.sanity_problems(rows) for k, rows in sanity.items()}
 fresh_problems = score.sanity_problems(fresh)
-glue_all({"fresh_seed": protocol2.FRESH_DATA_SEED, "fresh_reading": "it behaves as meant there too" if not fresh_problems
+glue_all({"fresh_seed": second.FRESH_DATA_SEED, "fresh_reading": "it behaves as meant there too" if not fresh_problems
           else "it does not: " + "; ".join(fresh_problems)})
 v1_problems = sorted({p for (v, _), ps in problems.items() if v == "version 1" for p in ps})
 glue_all({"v1_problems": "; ".join(v1_problems) or "none"})
 checks.expect(all(not ps for (v, _), ps in problems.items() if v == "version 2"), "the text says version 2 passes every control")
 checks.expect(not problems["version 1", cfg.seed], "the text says version 1 passes its controls on the book's data seed")
-checks.expect(any(problems["version 1", d] for d in protocol.DATA_SEEDS if d != cfg.seed), "the text says version 1 fails a control on the other data seed")
+checks.expect(any(problems["version 1", d] for d in first.DATA_SEEDS if d != cfg.seed), "the text says version 1 fails a control on the other data seed")
 
 # %% [markdown]
 # Version 2 behaves as meant on both data seeds. Version 1 does on the book's data seed, but not on
@@ -177,17 +180,17 @@ checks.expect(any(problems["version 1", d] for d in protocol.DATA_SEEDS if d != 
 
 # %%
 runs = study.run_groups(plan, RUNS, workers=os.cpu_count(), progress=False)
-first_names = ["none", *protocol.RECONSTRUCTION_REMEDIES]
+first_names = ["none", *first.RECONSTRUCTION_REMEDIES]
 v1_runs = {n: runs[f"v1 {n}"] for n in first_names}
-scores1 = {v: {n: protocol.score_runs(hs, RUNS, crit) for n, hs in v1_runs.items()} for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
-c8_first = {v: protocol.c8_verdict(v1_runs, {n: [s.passed for s in ss] for n, ss in sc.items()}) for v, sc in scores1.items()}
+scores1 = {v: {n: first.score_runs(hs, RUNS, crit) for n, hs in v1_runs.items()} for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
+c8_first = {v: first.c8_verdict(v1_runs, {n: [s.passed for s in ss] for n, ss in sc.items()}) for v, sc in scores1.items()}
 print(f"C8, first registration: {c8_first['v1'].verdict} with score version 1, {c8_first['v2'].verdict} with version 2")
-tables.table_html(protocol.c8_rows(c8_first["v1"]), index="remedy", digits=2)
+tables.table_html(first.c8_rows(c8_first["v1"]), index="remedy", digits=2)
 
 # %% [markdown]
 # ## The second registration: remedies for an honest quiet
 #
-# The second registration (`resmix.protocol2`, fixed before these runs) adds the remedies to the
+# The second registration (`resmix.registrations.second`, fixed before these runs) adds the remedies to the
 # **decay road** of chapter 4: the seed's setting with weight decay 3 on every parameter, from
 # PyTorch's start. It ends quieter than the ε road and needs no inserted gain (its weight decay of 3 is,
 # like every optimizer setting here, not in the seed). Its quiet comes from the optimizer, not from the
@@ -202,14 +205,14 @@ tables.table_html(protocol.c8_rows(c8_first["v1"]), index="remedy", digits=2)
 # otherwise; read with version 2 of the score.
 
 # %%
-second_names = list(protocol2.remedy_configs(exp))
+second_names = list(second.remedy_configs(exp))
 v2_runs = {n: runs[f"v2 {n}"] for n in second_names}
-scores2 = {v: {n: protocol.score_runs(hs, RUNS, crit) for n, hs in v2_runs.items()} for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
-rule_runs = {n: v2_runs[n] for n in ["none", *protocol.RECONSTRUCTION_REMEDIES]}
-c8 = protocol.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v2"][n]] for n in rule_runs})
-c8_v1score = protocol.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v1"][n]] for n in rule_runs})
+scores2 = {v: {n: first.score_runs(hs, RUNS, crit) for n, hs in v2_runs.items()} for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
+rule_runs = {n: v2_runs[n] for n in ["none", *first.RECONSTRUCTION_REMEDIES]}
+c8 = first.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v2"][n]] for n in rule_runs})
+c8_v1score = first.c8_verdict(rule_runs, {n: [s.passed for s in scores2["v1"][n]] for n in rule_runs})
 print(f"C8, second registration: {c8.verdict} ({c8.reason}); with score version 1: {c8_v1score.verdict}")
-tables.table_html(protocol.c8_rows(c8), index="remedy", digits=2)
+tables.table_html(first.c8_rows(c8), index="remedy", digits=2)
 
 # %% [markdown]
 # Each test separately (the share of runs passing it), for both versions, with the positive control:
@@ -233,9 +236,9 @@ fig
 
 # %% tags=["remove-cell"]
 R = c8.remedies
-pos = scores2["v2"][protocol2.POSITIVE]
+pos = scores2["v2"][second.POSITIVE]
 rates = {v: pass_rates(sc) for v, sc in scores2.items()}
-pos_runs = v2_runs[protocol2.POSITIVE]
+pos_runs = v2_runs[second.POSITIVE]
 glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.level_margin_db, "steps": optimizer_steps(v2_runs["none"][0].experiment),
           "c8_verdict": c8.verdict, "c8_reason": c8.reason, "c8_v1score": c8_v1score.verdict,
           "c8_first_v1": c8_first["v1"].verdict, "c8_first_v2": c8_first["v2"].verdict,
@@ -249,16 +252,16 @@ glue_all({"min_share_pct": 100 * VERDICT_RULES.min_share, "margin_db": STATS.lev
           "pos_pass": sum(s.passed for s in pos), "pos_n": len(pos),
           "pos_level": float(np.mean([h.last["val_rms_ratio_db"] for h in pos_runs])),
           "pos_common": float(np.mean([h.last["val_common_share"] for h in pos_runs])),
-          "pos_dep": rates["v2"].loc[protocol2.POSITIVE, "input_dependence"], "pos_copy": rates["v2"].loc[protocol2.POSITIVE, "no_copy"],
-          "pos_level_pass": rates["v2"].loc[protocol2.POSITIVE, "level"], "pos_spectral": rates["v2"].loc[protocol2.POSITIVE, "spectral"],
+          "pos_dep": rates["v2"].loc[second.POSITIVE, "input_dependence"], "pos_copy": rates["v2"].loc[second.POSITIVE, "no_copy"],
+          "pos_level_pass": rates["v2"].loc[second.POSITIVE, "level"], "pos_spectral": rates["v2"].loc[second.POSITIVE, "spectral"],
           "pos_env_gain": float(np.mean([s.spectral.values["envelope_gain"] for s in pos])),
-          "dep_max": float(rates["v2"].loc[["none", *protocol.RECONSTRUCTION_REMEDIES], "input_dependence"].max()),
+          "dep_max": float(rates["v2"].loc[["none", *first.RECONSTRUCTION_REMEDIES], "input_dependence"].max()),
           "n_runs": R["none"].n})
 checks.expect(c8.verdict == "refuted" and c8_first["v2"].verdict == "partly", "the text reads the registrations' C8 as refuted and partly")
 checks.expect(R["mrstft 0.01"].vs_none.verdict(STATS.level_margin_db) == "below", "the text says MR-STFT at 0.01 lowers the decay road's level")
 checks.expect(R["mse 0.01"].vs_none.verdict(STATS.level_margin_db) != "above", "the text says the MSE at 0.01 does not lift the decay road's level")
-checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[protocol2.POSITIVE, "input_dependence"] >= VERDICT_RULES.min_share
-              and rates["v2"].loc[protocol2.POSITIVE, "spectral"] == 0, "the text says the registered positive control depends on its inputs and fails the spectral test")
+checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[second.POSITIVE, "input_dependence"] >= VERDICT_RULES.min_share
+              and rates["v2"].loc[second.POSITIVE, "spectral"] == 0, "the text says the registered positive control depends on its inputs and fails the spectral test")
 
 # %% [markdown]
 # **On the honest baseline the seed's remedy does not help.** The decay road ends at
@@ -298,12 +301,12 @@ checks.expect(sum(s.passed for s in pos) == 0 and rates["v2"].loc[protocol2.POSI
 # directly against the {glue:text}`margin_db:g` dB margin.
 
 # %%
-eps = {n: runs[f"ε road {n}"] for n in plans.eps_remedies(exp)}
+eps = {n: runs[f"ε road {n}"] for n in run_plans.eps_remedies(exp)}
 eps_lift = {n: paired_difference(values_by_seeds(eps[n], "val_rms_ratio_db"), values_by_seeds(eps["none"], "val_rms_ratio_db"))
-            for n in protocol.RECONSTRUCTION_REMEDIES}
+            for n in first.RECONSTRUCTION_REMEDIES}
 pd.DataFrame({n: {"level at the end (dB)": np.mean([h.last["val_rms_ratio_db"] for h in hs]),
                   "vs the ε road (dB)": "-" if n == "none" else f"{eps_lift[n].mean:+.1f} [{eps_lift[n].low:+.1f}, {eps_lift[n].high:+.1f}]",
-                  "passes score v2": f"{sum(sc.passed for sc in protocol.score_runs(hs, RUNS, REMEDY_V2))}/{len(hs)}"}
+                  "passes score v2": f"{sum(sc.passed for sc in first.score_runs(hs, RUNS, REMEDY_V2))}/{len(hs)}"}
               for n, hs in eps.items()}).T
 
 # %% tags=["remove-cell"]
@@ -330,15 +333,15 @@ checks.expect(all(v != "above" for v in eps_v.values()), "the text says neither 
 
 # %%
 ap_runs = runs["exploratory positive control"]
-ap_scores = {v: protocol.score_runs(ap_runs, RUNS, crit) for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
+ap_scores = {v: first.score_runs(ap_runs, RUNS, crit) for v, crit in (("v1", REMEDY), ("v2", REMEDY_V2))}
 pd.concat({f"score {v}": pass_rates({"all-pass MSE x 100": sc}) for v, sc in ap_scores.items()}, axis=1).round(2)
 
 # %% tags=["remove-cell"]
 ap_pass = sum(s.passed for s in ap_scores["v2"])
 ap_rec = float(np.mean([h.last["val_loss_reconstruction"] for h in ap_runs]))
-sweep_v2 = protocol.score_runs(runs["sweep"], RUNS, REMEDY_V2)
+sweep_v2 = first.score_runs(runs["sweep"], RUNS, REMEDY_V2)
 passed_by_some = {t: any(s.tests()[t].passed for s in [*sweep_v2, *pos, *ap_scores["v2"]]) for t in pos[0].tests()}
-glue_all({"ap_weight": plans.ALLPASS_WEIGHT, "ap_pass": ap_pass, "ap_n": len(ap_runs),
+glue_all({"ap_weight": run_plans.ALLPASS_WEIGHT, "ap_pass": ap_pass, "ap_n": len(ap_runs),
           "ap_pass_v1": sum(s.passed for s in ap_scores["v1"]),
           "ap_level": float(np.mean([h.last["val_rms_ratio_db"] for h in ap_runs])),
           "ap_rec_share": ap_rec / cfg.rms ** 2,
@@ -391,7 +394,7 @@ glue_all({"pen_ac": terms.loc["none", "anti_correlation"], "pen_nov": terms.loc[
 
 # %%
 sweep = runs["sweep"]
-sweep_scores = protocol.score_runs(sweep, RUNS, REMEDY_V2)
+sweep_scores = first.score_runs(sweep, RUNS, REMEDY_V2)
 rows = []
 for h, sc in zip(sweep, sweep_scores):
     lo = h.experiment.loss

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -55,14 +55,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from resmix import plots
+from resmix import study
+from resmix.book import plots
+from resmix.book.claims import announce, glue_all, optimizer_steps
+from resmix.book.listen import players
 from resmix.config import get_profile
 from resmix.data import WavPairFolder, frame, held_out, make_pairs, save_wav
-from resmix import protocol2, study
-from resmix.diagnostics import DECAYED_GAIN_RMS, diagnose, level_forces
-from resmix.listen import players
+from resmix.measure.diagnostics import DECAYED_GAIN_RMS, diagnose, level_forces
 from resmix.models import TwoStageModel
-from resmix.report import announce, glue_all, optimizer_steps
+from resmix.registrations import second
 
 exp = get_profile()
 print(announce(exp))  # the profile, its device (the chapters that train print their expected time too)
@@ -121,7 +122,7 @@ glue_all({"my_a": d.zero_probe["a"], "my_b": d.zero_probe["b"], "my_r2": d.zero_
 # the output's level.
 #
 # Three more questions `diagnose` answers (`d.measured` holds every number of
-# `resmix.measure.measure`, the function the training loop records each epoch):
+# `resmix.measure.readout.measure`, the function the training loop records each epoch):
 #
 # - *Does the output depend on its inputs at all?* The **common share**, the fraction of the
 #   output's power in the one waveform all clips share, is {glue:text}`my_common:.3f` here (1: the
@@ -161,7 +162,7 @@ assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "l
 #
 # To the seed's author, whose output went quiet around epoch 21: four numbers, computed from a model,
 # its held-out clips and its optimizer settings, say which force is moving the level
-# (`resmix.diagnostics.level_forces`): the **ε ratio** $\varepsilon/(s_o s_t)$ at the output's current
+# (`resmix.measure.diagnostics.level_forces`): the **ε ratio** $\varepsilon/(s_o s_t)$ at the output's current
 # level (the pull $\varepsilon/(s+\varepsilon)$ is at least one half where it is at least 1), the
 # **offset share** $1 - \mathrm{std}^2/\mathrm{RMS}^2$ (what an ε pull leaves behind), the **RMS of the
 # LayerNorm gains** (1 at initialisation; what decay on every parameter pulls down), and
@@ -173,7 +174,7 @@ assert bool(ablation.loc["leaky", "leaks"]) and not bool(ablation.loc["none", "l
 # checks the meter, not the road:
 
 # %%
-roads = protocol2.collapse_configs2(exp)
+roads = second.collapse_configs2(exp)
 road_runs = dict(zip(roads, study.run_grid(list(roads.values()), "_output/results/protocol", progress=False)))
 xv, yv = (frame(w, cfg.frame_size) for w in held_out(cfg))
 forces = {name: level_forces(study.load_model(h.experiment, "_output/results/protocol"), xv, yv, h.experiment.loss,

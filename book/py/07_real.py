@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,7 +20,7 @@
 # Every verdict so far comes from synthetic pairs: generated tones, input and target independent by
 # construction. The seed's model worked on real audio. This chapter reruns the configurations the
 # book's summary rests on, with the same registered rules, on two real corpora installed by the
-# project's own set-up (`resmix.corpora`, sources and licenses on the {ref}`attribution page
+# project's own set-up (`resmix.data.corpora`, sources and licenses on the {ref}`attribution page
 # <attribution>`):
 #
 # - **music**: five recordings of real music at 8 kHz; a pair is a clip and the clip that follows it
@@ -54,20 +54,22 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from resmix import corpora, plans, plots, protocol, protocol2, readings, score, study
+from resmix import study
+from resmix.book import plots, readings, run_plans
+from resmix.book.claims import Checks, announce, glue_all
+from resmix.book.listen import players
 from resmix.config import get_profile
 from resmix.criteria import REMEDY_V2, STATS, VERDICT_RULES
-from resmix.data import answer_clips, frame, held_out, unframe
-from resmix.listen import players
-from resmix.metrics import pearson
-from resmix.report import Checks, announce, glue_all
+from resmix.data import answer_clips, corpora, frame, held_out, unframe
+from resmix.measure import pearson, score
+from resmix.registrations import first, second
 
 exp = get_profile()
 checks = Checks(exp.profile)
 RUNS = "_output/results/protocol"
-plan = plans.real(exp)
-print(announce(exp, plans.everything(plan)))
-cfgs = {s: dataclasses.replace(exp.data, source=s) for s in plans.REAL_SOURCES}
+plan = run_plans.real(exp)
+print(announce(exp, run_plans.everything(plan)))
+cfgs = {s: dataclasses.replace(exp.data, source=s) for s in run_plans.REAL_SOURCES}
 pd.DataFrame({s: {"pieces (train / held out)": f"{len(corpora.describe(c, 'train').pieces)} / {len(corpora.describe(c, 'held_out').pieces)}",
                   "seconds (train / held out)": f"{corpora.describe(c, 'train').seconds:.0f} / {corpora.describe(c, 'held_out').seconds:.0f}",
                   "valid windows (train / held out)": f"{corpora.describe(c, 'train').valid} / {corpora.describe(c, 'held_out').valid}"}
@@ -93,7 +95,7 @@ leak.round(3)
 
 # %%
 runs = study.run_groups(plan, RUNS, workers=os.cpu_count(), progress=False)
-by = {s: {n: runs[f"{s} | {n}"] for n in plans.real_configs(exp)} for s in plans.REAL_SOURCES}
+by = {s: {n: runs[f"{s} | {n}"] for n in run_plans.real_configs(exp)} for s in run_plans.REAL_SOURCES}
 pd.concat({s: readings.level_table(g) for s, g in by.items()})
 
 # %% [markdown]
@@ -105,12 +107,12 @@ pd.concat({s: readings.level_table(g) for s, g in by.items()})
 def readings_of(s):
     """Each statement's reading on source ``s``: ``(reading, value)``, the reading True, False or None (cannot say)."""
     g = by[s]
-    leaky, seed, eps_road, decay = (g[k] for k in (plans.LEAKY, protocol2.SEED_SETTING, protocol2.EPS_ROAD, protocol2.DECAY_ROAD))
+    leaky, seed, eps_road, decay = (g[k] for k in (run_plans.LEAKY, second.SEED_SETTING, second.EPS_ROAD, second.DECAY_ROAD))
     d_seed = readings.drift(seed, method="percentile")
     drift_of = lambda hs: {k: v - values_by_seeds(hs, "val_rms_ratio_db", epoch=0)[k]  # noqa: E731
                            for k, v in values_by_seeds(hs, "val_rms_ratio_db").items()}
     roads = paired_difference(drift_of(decay), drift_of(eps_road), method="percentile")
-    scored = {n: protocol.score_runs(g[n], RUNS, REMEDY_V2) for n in ("mse 0.01 (decay road)", "mrstft 0.01 (decay road)", protocol2.POSITIVE)}
+    scored = {n: first.score_runs(g[n], RUNS, REMEDY_V2) for n in ("mse 0.01 (decay road)", "mrstft 0.01 (decay road)", second.POSITIVE)}
     share = {n: float(np.mean([sc.passed for sc in ss])) for n, ss in scored.items()}
     interval = lambda v, up: {"above": up, "below": not up, "within": False}.get(v)  # noqa: E731  (straddles: None)
     corr = float(np.mean([h.last["val_abs_corr_target"] for h in leaky]))
@@ -124,14 +126,14 @@ def readings_of(s):
                                                                     float(np.mean([h.last["val_rms_ratio_db"] for h in seed]))),
         "decay drifts further than the ε road (paired, below -1 dB)": (interval(roads.verdict(STATS.level_margin_db), False), roads.mean),
         "a remedy at 0.01 passes score v2 (80% of its runs)": (best_remedy >= VERDICT_RULES.min_share, best_remedy),
-        "the trained positive control passes score v2 (80% of its runs)": (share[protocol2.POSITIVE] >= VERDICT_RULES.min_share,
-                                                                           share[protocol2.POSITIVE]),
+        "the trained positive control passes score v2 (80% of its runs)": (share[second.POSITIVE] >= VERDICT_RULES.min_share,
+                                                                           share[second.POSITIVE]),
     }
 
 
-from resmix.stats import paired_difference, values_by_seeds  # noqa: E402
+from resmix.measure.stats import paired_difference, values_by_seeds  # noqa: E402
 
-found = {s: readings_of(s) for s in plans.REAL_SOURCES}
+found = {s: readings_of(s) for s in run_plans.REAL_SOURCES}
 
 
 def mark(statement, s):
@@ -142,7 +144,7 @@ def mark(statement, s):
 
 table = pd.DataFrame({s: {k: (f"{v:.3g} ({'yes' if r else 'no' if r is not None else '?'})" if s == "synthetic"
                               else f"{v:.3g}: {mark(k, s)}") for k, (r, v) in found[s].items()}
-                      for s in plans.REAL_SOURCES})
+                      for s in run_plans.REAL_SOURCES})
 table
 
 # %% [markdown]

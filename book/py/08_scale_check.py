@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,25 +44,27 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from resmix import plans, plots, protocol, protocol2, readings, study, tables
+from resmix import study
+from resmix.book import plots, readings, run_plans, tables
+from resmix.book.claims import Checks, Claim, announce, claims_html, glue_all, optimizer_steps
 from resmix.config import get_profile
 from resmix.criteria import REMEDY_V2, STATS
-from resmix.report import Checks, Claim, announce, claims_html, glue_all, optimizer_steps
+from resmix.registrations import first, second
 
 exp = get_profile()
 checks = Checks(exp.profile)
 RUNS, SCALE_RUNS = "_output/results/protocol", "_output/results/scale"  # the chapters' runs; this page's
-plan = plans.appendix(exp)
-print(announce(exp, plans.everything(plan)))
+plan = run_plans.appendix(exp)
+print(announce(exp, run_plans.everything(plan)))
 
 # %%
 runs = study.run_groups(plan, SCALE_RUNS, workers=os.cpu_count(), progress=False)
 readings.level_table(runs)
 
 # %% tags=["remove-cell"]
-first = protocol.collapse_configs(exp)
-glue_all({"base_steps": optimizer_steps(first[protocol.SEED_SETTING]), "data_seed": exp.data.seed,
-          "scaled_steps": optimizer_steps(runs[protocol.SEED_SETTING][0].experiment)})
+configs1 = first.collapse_configs(exp)
+glue_all({"base_steps": optimizer_steps(configs1[first.SEED_SETTING]), "data_seed": exp.data.seed,
+          "scaled_steps": optimizer_steps(runs[first.SEED_SETTING][0].experiment)})
 
 # %% mystnb={"image": {"alt": "Output level relative to the target over optimizer steps at four times the steps, every configuration, mean of three runs with min-max band"}}
 fig = plots.curves(runs, ["val_rms_ratio_db", "val_offset_share"], ["output level re target (dB)", "offset share of the power"])
@@ -77,53 +79,53 @@ fig
 # roads' drifts:
 
 # %%
-c7 = protocol.c7_verdict({protocol.SEED_SETTING: runs[protocol.SEED_SETTING], protocol.MATCHED_QUIET: runs[protocol.MATCHED_QUIET],
-                          protocol.STRONG: runs[protocol2.DECAY_ROAD]}, method="percentile")
-tables.table_html(protocol.c7_rows(c7), index="configuration", digits=2)
+c7 = first.c7_verdict({first.SEED_SETTING: runs[first.SEED_SETTING], first.MATCHED_QUIET: runs[first.MATCHED_QUIET],
+                          first.STRONG: runs[second.DECAY_ROAD]}, method="percentile")
+tables.table_html(first.c7_rows(c7), index="configuration", digits=2)
 
 # %% [markdown]
 # ## C8 on the decay road
 
 # %%
-c8_runs = {"none": runs[protocol2.DECAY_ROAD], "mse 0.01": runs["mse 0.01 (decay road)"],
+c8_runs = {"none": runs[second.DECAY_ROAD], "mse 0.01": runs["mse 0.01 (decay road)"],
            "mrstft 0.01": runs["mrstft 0.01 (decay road)"]}
-scores = {n: protocol.score_runs(hs, SCALE_RUNS, REMEDY_V2) for n, hs in c8_runs.items()}
-c8 = protocol.c8_verdict(c8_runs, {n: [s.passed for s in ss] for n, ss in scores.items()}, method="percentile")
-tables.table_html(protocol.c8_rows(c8), index="remedy", digits=2)
+scores = {n: first.score_runs(hs, SCALE_RUNS, REMEDY_V2) for n, hs in c8_runs.items()}
+c8 = first.c8_verdict(c8_runs, {n: [s.passed for s in ss] for n, ss in scores.items()}, method="percentile")
+tables.table_html(first.c8_rows(c8), index="remedy", digits=2)
 
 # %% [markdown]
 # ## Do the verdicts hold?
 
 # %%
-stored = study.run_groups({k: v for k, v in plans.chapter4(exp).items() if k.startswith("v1 ")}
-                          | {k: v for k, v in plans.chapter5(exp).items() if k.startswith("v2 ")}, RUNS,
+stored = study.run_groups({k: v for k, v in run_plans.chapter4(exp).items() if k.startswith("v1 ")}
+                          | {k: v for k, v in run_plans.chapter5(exp).items() if k.startswith("v2 ")}, RUNS,
                           workers=os.cpu_count(), progress=False)  # loaded: the chapters stored them
-chapter_c7 = protocol.c7_verdict({n: stored[f"v1 {n}"] for n in first})
-ch5 = {n: stored[f"v2 {n}"] for n in ["none", *protocol.RECONSTRUCTION_REMEDIES]}
-chapter_c8 = protocol.c8_verdict(ch5, {n: [s.passed for s in protocol.score_runs(hs, RUNS, REMEDY_V2)] for n, hs in ch5.items()})
+chapter_c7 = first.c7_verdict({n: stored[f"v1 {n}"] for n in configs1})
+ch5 = {n: stored[f"v2 {n}"] for n in ["none", *first.RECONSTRUCTION_REMEDIES]}
+chapter_c8 = first.c8_verdict(ch5, {n: [s.passed for s in first.score_runs(hs, RUNS, REMEDY_V2)] for n, hs in ch5.items()})
 held = {"C7": (chapter_c7.verdict, c7.verdict), "C8": (chapter_c8.verdict, c8.verdict)}
-claims_html(claims := [Claim(k, f"{k} at {plans.SCALE_STEPS}x the steps", f"chapter: {a}",
+claims_html(claims := [Claim(k, f"{k} at {run_plans.SCALE_STEPS}x the steps", f"chapter: {a}",
                              f"4x steps: {b} ({(c7 if k == 'C7' else c8).reason})", b) for k, (a, b) in held.items()])
 
 # %% tags=["remove-cell"]
 glue("claims", claims_html(claims), display=False)
 
 # %% tags=["remove-cell"]
-sc, ch_s = c7.configs[protocol.SEED_SETTING], chapter_c7.configs[protocol.SEED_SETTING]
-d_eps, d_decay = readings.drift(runs[protocol2.EPS_ROAD]), readings.drift(runs[protocol2.DECAY_ROAD])
+sc, ch_s = c7.configs[first.SEED_SETTING], chapter_c7.configs[first.SEED_SETTING]
+d_eps, d_decay = readings.drift(runs[second.EPS_ROAD]), readings.drift(runs[second.DECAY_ROAD])
 glue_all({"c7_chapter": held["C7"][0], "c7_scaled": held["C7"][1], "c8_chapter": held["C8"][0], "c8_scaled": held["C8"][1],
           "c7_holds": "holds" if held["C7"][0] == held["C7"][1] else "does not hold",
           "c8_holds": "holds" if held["C8"][0] == held["C8"][1] else "does not hold",
           "s_end": sc.level_end_db, "s_end_ch": ch_s.level_end_db,
-          "m_end": c7.configs[protocol.MATCHED_QUIET].level_end_db, "w_end": c7.configs[protocol.STRONG].level_end_db,
+          "m_end": c7.configs[first.MATCHED_QUIET].level_end_db, "w_end": c7.configs[first.STRONG].level_end_db,
           "e_drift": d_eps.mean, "w_drift": d_decay.mean, "n_scaled": sc.n,
-          "m_own": float(np.mean([protocol2.own_units_db(h) for h in runs[protocol.MATCHED_QUIET]])),
-          "e_end": float(np.mean([h.last["val_rms_ratio_db"] for h in runs[protocol2.EPS_ROAD]])),
-          "roads_collapsed": sum(h.last["val_rms_ratio_db"] <= -20 for n in (protocol2.EPS_ROAD, protocol2.DECAY_ROAD) for h in runs[n]),
+          "m_own": float(np.mean([second.own_units_db(h) for h in runs[first.MATCHED_QUIET]])),
+          "e_end": float(np.mean([h.last["val_rms_ratio_db"] for h in runs[second.EPS_ROAD]])),
+          "roads_collapsed": sum(h.last["val_rms_ratio_db"] <= -20 for n in (second.EPS_ROAD, second.DECAY_ROAD) for h in runs[n]),
           "mse_d": c8.remedies["mse 0.01"].vs_none.mean, "mse_d_lo": c8.remedies["mse 0.01"].vs_none.low,
           "mse_d_hi": c8.remedies["mse 0.01"].vs_none.high, "mr_d": c8.remedies["mrstft 0.01"].vs_none.mean,
           "mr_d_lo": c8.remedies["mrstft 0.01"].vs_none.low, "mr_d_hi": c8.remedies["mrstft 0.01"].vs_none.high})
-checks.expect(float(np.mean([protocol2.own_units_db(h) for h in runs[protocol.MATCHED_QUIET]])) < 0,
+checks.expect(float(np.mean([second.own_units_db(h) for h in runs[first.MATCHED_QUIET]])) < 0,
               "the text says the frozen start falls below the target in its own units at four times the steps")
 checks.expect(sc.level_end_db > ch_s.level_end_db, "the text says the seed's setting gets louder still with more steps")
 checks.expect(d_decay.mean < d_eps.mean, "the text says the decay road still falls further")
@@ -151,8 +153,8 @@ checks.expect(d_decay.mean < d_eps.mean, "the text says the decay road still fal
 # %% tags=["hide-input"]
 import torch  # noqa: E402
 
+from resmix.book.listen import players  # noqa: E402
 from resmix.data import frame, held_out, unframe  # noqa: E402
-from resmix.listen import players  # noqa: E402
 
 x_wave, y_wave = held_out(exp.data)
 xf, yf = frame(x_wave[:1], exp.data.frame_size), frame(y_wave[:1], exp.data.frame_size)

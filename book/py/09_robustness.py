@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,7 +20,7 @@
 # The seed's setting, as chapter 4 reads it, fixes choices the seed does not state: each stream
 # enters the model at unit RMS, the optimizer is AdamW with its decay on every parameter, and the
 # novelty term is the largest |correlation| with the input and with stage 1's output. This page
-# changes one of those readings at a time (`resmix.protocol2.stress_configs`, fixed before the runs)
+# changes one of those readings at a time (`resmix.registrations.second.stress_configs`, fixed before the runs)
 # and asks which of chapter 4's statements about the seed's setting survive: it does not collapse by
 # epoch 21, it gets louder during training, and its output is nearly the same for every clip.
 # Five model seeds on data seed {glue:text}`data_seed` per reading (chapter 4's ten pairs halved, for
@@ -44,23 +44,25 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from resmix import plans, protocol, protocol2, readings, study
+from resmix import study
+from resmix.book import readings, run_plans
+from resmix.book.claims import Checks, announce, glue_all
 from resmix.config import get_profile
 from resmix.criteria import COLLAPSE, STATS, VERDICT_RULES
-from resmix.report import Checks, announce, glue_all
-from resmix.stats import paired_difference, values_by_seeds
+from resmix.measure.stats import paired_difference, values_by_seeds
+from resmix.registrations import first, second
 
 exp = get_profile()
 checks = Checks(exp.profile)
 RUNS = "_output/results/protocol"
-plan = plans.robustness(exp)
-print(announce(exp, plans.everything(plan | plans.decay_ablation(exp))))
+plan = run_plans.robustness(exp)
+print(announce(exp, run_plans.everything(plan | run_plans.decay_ablation(exp))))
 
 # %%
 runs = study.run_groups(plan, RUNS, workers=os.cpu_count(), progress=False)
-seed_runs = [h for h in study.run_groups({"seed": protocol.replicate(protocol.collapse_configs(exp)[protocol.SEED_SETTING])},
+seed_runs = [h for h in study.run_groups({"seed": first.replicate(first.collapse_configs(exp)[first.SEED_SETTING])},
                                          RUNS, workers=os.cpu_count(), progress=False)["seed"]
-             if h.experiment.data.seed in plans.STRESS_DATA_SEEDS]
+             if h.experiment.data.seed in run_plans.STRESS_DATA_SEEDS]
 rows = {}
 for name, hs in {"the seed's setting (chapter 4)": seed_runs, **runs}.items():
     d = readings.drift(hs)
@@ -77,7 +79,7 @@ table = pd.DataFrame(rows).T
 table.round(2)
 
 # %% mystnb={"image": {"alt": "Output level re target and common share over optimizer steps for the seed's setting under each reading, mean of five runs with min-max band"}}
-from resmix import plots  # noqa: E402
+from resmix.book import plots  # noqa: E402
 
 fig = plots.curves({"the seed's setting": seed_runs, **runs}, ["val_rms_ratio_db", "val_common_share"],
                    ["output level re target (dB)", "common share"])
@@ -111,8 +113,8 @@ checks.expect(not broken["no collapse"] and n_collapsed == 0, "the text says no 
 # {glue:text}`margin_db:g` dB margin.
 
 # %%
-ablation = study.run_groups(plans.decay_ablation(exp), RUNS, workers=os.cpu_count(), progress=False)
-gains = paired_difference(*(values_by_seeds(ablation[k], "val_rms_ratio_db") for k in (plans.DECAY_MATRICES, plans.DECAY_ALL)))
+ablation = study.run_groups(run_plans.decay_ablation(exp), RUNS, workers=os.cpu_count(), progress=False)
+gains = paired_difference(*(values_by_seeds(ablation[k], "val_rms_ratio_db") for k in (run_plans.DECAY_MATRICES, run_plans.DECAY_ALL)))
 pd.DataFrame({k: {"level at the end (dB)": np.mean([h.last["val_rms_ratio_db"] for h in hs]),
                   "RMS of the gains and biases": np.mean([h.last["weight_rms_vectors"] for h in hs]),
                   "RMS of the weight matrices": np.mean([h.last["weight_rms_matrices"] for h in hs])}
@@ -138,8 +140,8 @@ checks.expect(gains.verdict(STATS.level_margin_db) == "above", "the introduction
 # %% tags=["hide-input"]
 import torch  # noqa: E402
 
+from resmix.book.listen import players  # noqa: E402
 from resmix.data import frame, held_out, unframe  # noqa: E402
-from resmix.listen import players  # noqa: E402
 
 x_wave, y_wave = held_out(exp.data)
 xf, yf = frame(x_wave[:1], exp.data.frame_size), frame(y_wave[:1], exp.data.frame_size)

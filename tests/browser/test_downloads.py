@@ -11,7 +11,6 @@ import urllib.request
 import zipfile
 
 import pytest
-
 from conftest import ROOT, book_pages
 
 CHAPTERS = [p for p in book_pages() if re.match(r"\d\d_", p.name)]

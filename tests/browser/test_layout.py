@@ -12,14 +12,13 @@ What "fits" means here:
   equation or table) and itself fits; and the page as a whole never scrolls sideways;
 - a figure (an image in a cell's output, or a slider's frame) is shown at least as wide as its
   column, or at its natural width when that is smaller (an image is never upscaled to pass);
-  resmix.plots draws every figure 900 px wide, wider than any column, so a figure fills its column.
+  resmix.book.plots draws every figure 900 px wide, wider than any column, so a figure fills its column.
 """
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from conftest import PDF_NAME, READY_JS, SHOTS, SITE, book_pages, shot_name
 
 PAGES = book_pages()

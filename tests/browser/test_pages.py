@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-
 from conftest import SHOTS, SITE, book_pages, shot_name
 
 PAGES = book_pages()
@@ -129,7 +128,7 @@ def test_images_load_and_have_alt_text(pages, name):
 def test_every_plotting_cell_shows_its_figure(pages, name):
     url, info = pages[name]
     missing = [c["source"] for c in info["figure_cells"] if not c["shown"]]
-    assert not missing, f"{url}: cells that call resmix.plots but show no figure: {missing}"
+    assert not missing, f"{url}: cells that call resmix.book.plots but show no figure: {missing}"
     if name in CHAPTERS:
         assert info["figure_cells"], f"{url}: a chapter page without a figure"
 
@@ -148,7 +147,7 @@ def test_no_dead_widgets(pages, name):
     """A widget must render on the static page: one that needs a kernel shows nothing to a reader (issue 19)."""
     url, info = pages[name]
     dead = [i for i, w in enumerate(info["widgets"]) if not w["rendered"]]
-    assert not dead, f"{url}: widgets {dead} do not render without a kernel; use a resmix.plots.Frames slider"
+    assert not dead, f"{url}: widgets {dead} do not render without a kernel; use a resmix.book.plots.Frames slider"
 
 
 @pytest.mark.parametrize("name", NAMES)

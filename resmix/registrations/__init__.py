@@ -1,0 +1,12 @@
+"""The registrations: each a set of configurations and verdict rules, written and committed before its runs.
+
+- :mod:`~resmix.registrations.first` (2026-11-26): the collapse (C7) and the remedy (C8) as the seed states them;
+- :mod:`~resmix.registrations.second` (2026-12-01): the collapse re-founded on PyTorch's own start, its two
+  roads (epsilon and decay), the seed's horizon, and C8 with a trained positive control.
+
+The thresholds they use are :mod:`resmix.criteria`, fixed in code before the runs they judge.
+Imports from: every layer below (the foundation, data, models, losses, measure, training, study).
+"""
+from . import first, second
+
+__all__ = ["first", "second"]
