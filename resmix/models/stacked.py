@@ -127,6 +127,16 @@ class Stacked:
         """The members ``idx`` only (a copy)."""
         return Stacked(self.layout, torch.cat([b[idx].reshape(-1) for b in self.blocks()]), len(idx))
 
+    def row_sums(self, which: Sequence[int], fn) -> Tensor:
+        """``sum over the parameters which of sum(fn(values))``, per member, in float64: ``[E]``.
+
+        Each member's sum runs over its own values as a 1-D vector, one member at a time, so that its
+        last digits cannot depend on the cohort (``tests/training/test_cohort.py`` compares a member of
+        sixteen with the run alone, every record key bit for bit).
+        """
+        blocks = self.blocks()
+        return torch.stack([sum(fn(blocks[i][e].double()).sum() for i in which) for e in range(self.E)])
+
     def expand(self, values: Tensor) -> Tensor:
         """One value per member ``[E]`` repeated over all of that member's coordinates: ``[E * P]``."""
         return torch.cat([values.view(-1, 1).expand(self.E, n).reshape(-1) for n in self.layout.sizes()])

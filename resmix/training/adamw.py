@@ -138,10 +138,14 @@ class CohortAdamW:
         s = self.state
         if not which:
             return [float("nan")] * len(s.steps)
-        t = torch.tensor(s.steps, dtype=torch.float64, device=self.params.flat.device).view(-1, 1)
-        total, count = 0.0, 0
-        for i in which:
-            m = s.exp_avg.blocks()[i].double() / (1 - b1 ** t)
-            v = s.exp_avg_sq.blocks()[i].double() / (1 - b2 ** t)
-            total, count = total + (m / (v.sqrt() + EPS)).pow(2).sum(1), count + m.shape[1]
-        return [r if steps else float("nan") for r, steps in zip((total / count).sqrt().tolist(), s.steps)]
+        m_blocks, v_blocks = s.exp_avg.blocks(), s.exp_avg_sq.blocks()
+        count = sum(m_blocks[i].shape[1] for i in which)
+        out = []
+        for e, t in enumerate(s.steps):  # member by member, each over its own 1-D values: as Stacked.row_sums
+            total = 0.0
+            for i in which:
+                m = m_blocks[i][e].double() / (1 - b1 ** t)
+                v = v_blocks[i][e].double() / (1 - b2 ** t)
+                total = total + (m / (v.sqrt() + EPS)).pow(2).sum()
+            out.append(float((total / count).sqrt()) if t else float("nan"))
+        return out

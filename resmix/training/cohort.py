@@ -264,12 +264,12 @@ def evaluate_members(forward: Callable[[Tensor, Tensor], StageOutputs], table: L
 
 def _weight_rms(c: _Cohort) -> dict[str, list[float]]:
     """Each member's per-coordinate RMS of the output projections, weight matrices and vectors (float64)."""
-    blocks, sizes = c.params.blocks(), c.layout.sizes()
+    sizes = c.layout.sizes()
 
     def rms(which):
         if not which:
             return [float("nan")] * c.params.E
-        total = sum(blocks[i].double().pow(2).sum(1) for i in which)
+        total = c.params.row_sums(which, lambda x: x.pow(2))
         return (total / sum(sizes[i] for i in which)).sqrt().tolist()
     return {f"weight_rms_{name}": rms(which)
             for name, which in (("output", c.outputs), ("matrices", c.matrices), ("vectors", c.vectors))}

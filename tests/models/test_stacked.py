@@ -63,3 +63,16 @@ def test_stacked_rows_round_trip_and_selection():
     assert torch.equal(spread, torch.tensor([1.0, 2.0, 3.0])[:, None].expand_as(rows))
     with pytest.raises(ValueError, match="a stack of 2 members needs"):
         S.Stacked(layout, st.flat, 2)
+
+
+def test_row_sums_of_a_member_do_not_depend_on_the_cohort():
+    """A member's float64 sums (an epoch's weight RMS) are the same alone and in a stack of 16."""
+    cfg = ModelConfig()  # the quick size: blocks long enough for the reduction to be vectorised
+    layout, rows = S.initial_rows([cfg] * 16, list(range(16)))
+    rows = rows + 1e-3 * torch.randn(rows.shape, generator=torch.Generator().manual_seed(0))
+    stack = S.Stacked.from_rows(layout, rows)
+    which = list(range(len(layout.names)))
+    together = stack.row_sums(which, lambda x: x.pow(2))
+    for e in (0, 7, 15):
+        alone = S.Stacked.from_rows(layout, rows[e:e + 1]).row_sums(which, lambda x: x.pow(2))
+        assert together[e].item() == alone[0].item()

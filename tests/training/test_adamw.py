@@ -59,3 +59,4 @@ def test_clip_returns_the_norms_before_clipping_and_zero_means_off():
     assert torch.allclose(norms.pow(2).sum(1).sqrt(), torch.full((2,), layout.size ** 0.5))
     rows = stacked.rows()
     assert torch.equal(rows[0], grads[0]) and rows[1].norm() == pytest.approx(1.0, rel=1e-5)
+

@@ -139,3 +139,15 @@ def test_a_tampered_checkpoint_is_set_aside_and_the_run_starts_afresh(tiny, tmp_
     with pytest.warns(DamagedFileWarning, match=r"run\.pt: checkpoint cannot be resumed .*training this run afresh"):
         h = train(e, checkpoint=ck, progress=False)
     assert _numbers(h) == _numbers(train(e, progress=False)) and (tmp_path / "run.pt.damaged").exists()
+
+
+def test_at_the_quick_size_a_member_of_sixteen_records_what_it_records_alone():
+    """Regression: in a grid of 16 quick-width runs, adam_update_rms differed from the run alone by 2e-15
+    (a float64 reduction over the members' rows); every record key must be bit-equal."""
+    from resmix.config import quick
+    base = quick().with_(data={"n_val": 8}, train={"epochs": 1})  # 32 steps: fewer did not show it
+    exps = [base.with_(train={"seed": s, "lr": (1e-3, 3e-3)[s % 2]}, model={"residual": ("leaky", "none")[s // 8]})
+            for s in range(16)]
+    together = train_cohort(exps, progress=False)
+    for i in (0, 9):
+        assert _numbers(together[i]) == _numbers(train(exps[i], progress=False)), exps[i].name
