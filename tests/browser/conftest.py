@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from book_pdf import toc_docnames  # noqa: E402  (the PDF's page list is the tests' too)
+from book_pdf import PDF_NAME, READY_JS, toc_docnames  # noqa: E402,F401  (the PDF's page list is the tests' too)
 
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
