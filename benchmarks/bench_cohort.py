@@ -11,6 +11,7 @@ FLOP count (``benchmarks/bench_train.train_flops``) and the fraction of a peak y
     python benchmarks/bench_cohort.py                       # the sizes and E this device suits
     python benchmarks/bench_cohort.py --sizes quick --cohorts 1 4 16 64 --peak-gflops 100
     python benchmarks/bench_cohort.py --json cohort.json    # keep the numbers
+    python benchmarks/bench_cohort.py --parts               # where a quick E=16 cohort step's time goes
 
 Runs use one CPU thread each (``train.threads``, as in a grid); a CUDA device runs both sides on the
 GPU. Timing lives here, never in a test.
@@ -30,10 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import train_flops  # noqa: E402
 
-from resmix.config import (
-    get_profile,  # noqa: E402
-    resolve_device,
-)
+from resmix._mkl import matmul_path  # noqa: E402
+from resmix.config import get_profile, resolve_device  # noqa: E402
 from resmix.data.framing import frame  # noqa: E402
 from resmix.data.synthetic import make_pairs
 from resmix.losses.objective import compute_losses  # noqa: E402
@@ -121,6 +120,36 @@ def bench(size: str, E: int, steps: int, rounds: int, device: torch.device, comp
             "achieved_gflops": {k: flops / v / 1e9 for k, v in run_step.items()}}
 
 
+# torch.profiler's CPU operators, grouped into the parts of a step (the first pattern that matches wins)
+PARTS = (("matmul", ("bmm", "baddbmm", "addmm", "aten::mm", "matmul", "linear")),
+         ("attention", ("softmax", "scaled_dot_product", "_flash_attention")),
+         ("losses' FFTs", ("fft",)),
+         ("optimizer", ("adamw", "_foreach", "lerp", "addcdiv", "addcmul")),
+         ("normalisation", ("layer_norm", "native_layer_norm")),
+         ("activation", ("gelu",)))
+
+
+def parts(size: str = "quick", E: int = 16, steps: int = 5) -> dict[str, float]:
+    """Share of a cohort step's self CPU time per part (:data:`PARTS`; the rest is elementwise ops and copies)."""
+    from torch.profiler import ProfilerActivity, profile
+    step = cohort_step(_experiments(size, E, "cpu"), torch.device("cpu"))
+    for _ in range(2):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        wall = (time.perf_counter() - t0) / steps
+    shares: dict[str, float] = {}
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    for e in events:
+        name = e.key.lower()
+        part = next((p for p, keys in PARTS if any(k in name for k in keys)), "elementwise and copies")
+        shares[part] = shares.get(part, 0.0) + e.self_cpu_time_total / total
+    return {"ms_per_step_profiled": 1e3 * wall, **dict(sorted(shares.items(), key=lambda kv: -kv[1]))}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", choices=["quick", "full"])
@@ -129,14 +158,23 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--peak-gflops", type=float, help="the device's matmul peak for the precision run "
-                    "(fp32, one thread of the 2-core development CPU: about 100)")
+                    "(fp32, one thread of the 2-core development CPU: about 110, benchmarks/bench_peak.py)")
     ap.add_argument("--peak-tflops", type=float, help="the same in TFLOP/s (bf16 on an H200: about 790)")
     ap.add_argument("--compile", action="store_true", help="also time the largest E of each size with the stacked "
                     "forward compiled by torch.compile (pays only where launch overhead dominates: a GPU)")
+    ap.add_argument("--parts", action="store_true", help="profile a quick E=16 cohort step instead: "
+                    "the share of its time per part (matmul, attention, FFTs, optimizer, ...)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
     torch.set_num_threads(1)  # one thread a run, as in a grid
+    print(f"matmuls on the CPU: {matmul_path()}")
+    if args.parts:
+        shares = parts()
+        print(f"quick cohort step, E=16, profiled: {shares.pop('ms_per_step_profiled'):.1f} ms")
+        for part, share in shares.items():
+            print(f"  {part:<24}{share:6.1%}")
+        return
     peak = args.peak_tflops * 1e3 if args.peak_tflops else args.peak_gflops
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     prov = provenance(device)

@@ -4,7 +4,7 @@ A cohort (:mod:`resmix.training.cohort`) trains many runs of the same shapes tog
 parameters are exactly a :class:`~resmix.models.two_stage.TwoStageModel`'s, under the same names; here
 each is one ``[E, *shape]`` block of a flat buffer (:class:`Stacked`), and every layer runs all
 members in one call: a linear layer is one ``torch.baddbmm`` over ``[E, B*T, C]``, attention
-folds the members into SDPA's batch, LayerNorm normalises without its affine part and then
+folds the members into its batch, LayerNorm normalises without its affine part and then
 applies each member's gain and shift. Nothing mixes members: every operation is per member,
 so a member's numbers do not depend on which others run beside it (``tests/training/test_cohort.py``
 checks bit equality across cohort sizes and positions).
@@ -27,7 +27,7 @@ from torch import Tensor
 
 from resmix.config import ModelConfig
 
-from .two_stage import StageOutputs, TwoStageModel, sinusoidal_positions
+from .two_stage import StageOutputs, TwoStageModel, attention, sinusoidal_positions
 
 SHAPE_FIELDS = ("dim", "d_model", "n_layers", "n_heads", "ff_mult")  # what members must share
 
@@ -175,7 +175,7 @@ def _attention(h: Tensor, p: dict[str, Tensor], name: str, B: int, n_heads: int)
     T = BT // B
     qkv = _linear(h, p, f"{name}.qkv")  # (E, B*T, 3C)
     q, k, v = qkv.view(E * B, T, 3, n_heads, C // n_heads).permute(2, 0, 3, 1, 4)  # 3 x (E*B, nh, T, hs)
-    y = F.scaled_dot_product_attention(q, k, v)  # (E*B, nh, T, hs)
+    y = attention(q, k, v)  # (E*B, nh, T, hs)
     return _linear(y.transpose(1, 2).reshape(E, BT, C), p, f"{name}.proj")  # (E, B*T, C)
 
 

@@ -34,6 +34,20 @@ def sinusoidal_positions(T: int, d_model: int) -> Tensor:
     return pe
 
 
+def attention(q: Tensor, k: Tensor, v: Tensor, dropout: float = 0.0) -> Tensor:
+    """Scaled dot-product attention written out, ``softmax(q k^T / sqrt(hs)) v``: ``[..., T, hs]`` each.
+
+    Written out rather than ``F.scaled_dot_product_attention``: at these sizes (T = 32 frames, 16 wide
+    heads) the fused CPU kernel's forward and backward took twice as long as these three operations
+    (``benchmarks/bench_cohort.py --parts``), and a stacked model runs exactly the same operations.
+    """
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., T, T)
+    att = att.softmax(dim=-1)
+    if dropout:
+        att = F.dropout(att, dropout)
+    return att @ v
+
+
 class SelfAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
@@ -45,7 +59,7 @@ class SelfAttention(nn.Module):
         B, T, C = h.shape
         q, k, v = self.qkv(h).split(C, dim=2)
         q, k, v = (z.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for z in (q, k, v))  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        y = attention(q, k, v, self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 

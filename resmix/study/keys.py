@@ -15,6 +15,12 @@ from resmix.config import Experiment
 _LEGACY_DEFAULTS = {("model", "output_scale"): 1.0, ("loss", "corr_axes"): "clip", ("train", "decay"): "all"}
 
 
+# The revision of the package's arithmetic within a version: bumped when a change of code changes a
+# run's digits (2: attention written out instead of torch's SDPA kernel, 0.4.0). What the machine
+# contributes (device, MKL's code path) is recorded in each result's provenance instead.
+NUMERICS = 2
+
+
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
 
@@ -32,6 +38,8 @@ def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
             if name in settings.get(section, {}) and settings[section][name] == default:
                 del settings[section][name]
     settings["resmix_version"] = version
+    if _release(version) >= (0, 4, 0):
+        settings["numerics"] = NUMERICS
     source = settings.get("data", {}).get("source", "synthetic")
     if source != "synthetic":
         from resmix.data.recordings import VERSIONS
@@ -42,8 +50,9 @@ def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
 def run_key(exp: Experiment) -> str:
     """A stable hash of what makes a run's numbers: the file name of its result.
 
-    It covers every setting, the package version and, for a real corpus, the version of its
-    rendering (:data:`resmix.data.recordings.VERSIONS`), and not the display name: two grids that reach
+    It covers every setting, the package version, the revision of its arithmetic (:data:`NUMERICS`)
+    and, for a real corpus, the version of its rendering (:data:`resmix.data.recordings.VERSIONS`),
+    and not the display name: two grids that reach
     the same settings share one run, and a new release of ``resmix`` trains afresh.
     """
     return settings_key(exp.to_dict(), __version__)
