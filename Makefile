@@ -21,6 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "from resmix._mkl import install; print(install())"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -15,7 +15,11 @@ reads every import and fails on an upward one or a circle):
 
 Shapes: waveforms are ``[B, N]``; model tensors are ``[B, D, T]``.
 """
-from resmix._version import __version__
+from resmix import _mkl
+
+_mkl.enable()  # MKL's fast path on an AMD CPU: acts only before torch is imported (see resmix._mkl)
+
+from resmix._version import __version__  # noqa: E402
 from resmix.config import DataConfig, Experiment, LossConfig, ModelConfig, TrainConfig, get_profile
 from resmix.models import TwoStageModel
 from resmix.training import History, train

@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "resmix"
 #: the layers from the ground up; a module may import from a lower layer or from its own subpackage
 LAYERS = ("foundation", "data|models", "losses", "measure", "training", "study", "registrations", "book")
-FOUNDATION = {"config", "criteria", "_checks", "_io", "_version"}
+FOUNDATION = {"config", "criteria", "_checks", "_io", "_mkl", "_version"}
 TOP = {"resmix", "resmix.__main__"}  # the package's face and ``python -m resmix``: above every layer
 
 

@@ -148,6 +148,8 @@ def bench(argv: Sequence[str]) -> int:
         print(f"resmix bench: {BENCH} is not part of the installed package; it lives in the repository:\n"
               f"  git clone {_repository()} resmix && cd resmix && python {BENCH} --help", file=sys.stderr)
         return 2
+    from resmix._mkl import matmul_path
+    print(f"resmix bench: matmuls on the CPU run {matmul_path()}")
     saved = sys.argv
     sys.argv = [str(path), *argv]
     try:

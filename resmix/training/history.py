@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from resmix._mkl import matmul_path
 from resmix._version import __version__
 from resmix.config import Experiment, resolve_device  # noqa: F401 (resolve_device: also this module's API)
 
@@ -68,4 +69,5 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "torch": torch.__version__, "numpy": np.__version__, "python": sys.version.split()[0],
         "resmix": __version__, "engine": ENGINE, "platform": platform.platform(), "threads": torch.get_num_threads(),
+        "cpu_matmul": str(matmul_path()),  # MKL's code path changes a CPU run's last digits (resmix._mkl)
     }
