@@ -7,7 +7,7 @@ matmuls run in fresh interpreters (MKL binds its vendor check once per process),
 :mod:`resmix._mkl`), one thread each, alternating rounds so that machine noise hits both:
 
 * ``sgemm``: fp32 ``a @ b`` at 1024^3;
-* ``bmm``: ``torch.baddbmm`` at a quick cohort's shape (E=16 members, 16x32 tokens, 64 -> 256);
+* ``bmm``: ``torch.baddbmm`` at a quick cohort's shape (E=16 members, 8 clips x 32 frames = 256 tokens, 64 -> 256);
 * ``onednn``: ``torch._C._nn.mkldnn_linear`` at 1024^3 (oneDNN has no vendor check: a second opinion).
 
     python benchmarks/bench_peak.py             # about a minute
@@ -66,9 +66,9 @@ from resmix._mkl import matmul_path
 torch.set_num_threads(1)
 g = torch.Generator().manual_seed(0)
 a, b = torch.randn(1024, 1024, generator=g), torch.randn(1024, 1024, generator=g)
-x, w, bias = torch.randn(16, 512, 64, generator=g), torch.randn(16, 64, 256, generator=g), torch.randn(16, 1, 256, generator=g)
+x, w, bias = torch.randn(16, 256, 64, generator=g), torch.randn(16, 64, 256, generator=g), torch.randn(16, 1, 256, generator=g)
 cases = {"sgemm": (lambda: a @ b, 2 * 1024 ** 3),
-         "bmm": (lambda: torch.baddbmm(bias, x, w), 2 * 16 * 512 * 64 * 256),
+         "bmm": (lambda: torch.baddbmm(bias, x, w), 2 * 16 * 256 * 64 * 256),
          "onednn": (lambda: torch._C._nn.mkldnn_linear(a.to_mkldnn(), b.to_mkldnn()), 2 * 1024 ** 3)}
 out = {"path": str(matmul_path())}
 for name, (fn, flops) in cases.items():
