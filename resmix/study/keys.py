@@ -50,7 +50,7 @@ def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
 def run_key(exp: Experiment) -> str:
     """A stable hash of what makes a run's numbers: the file name of its result.
 
-    It covers every setting, the package version, the revision of its arithmetic (:data:`NUMERICS`)
+    It covers every setting, the package version, the revision of its arithmetic (``NUMERICS``)
     and, for a real corpus, the version of its rendering (:data:`resmix.data.recordings.VERSIONS`),
     and not the display name: two grids that reach
     the same settings share one run, and a new release of ``resmix`` trains afresh.
