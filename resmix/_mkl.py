@@ -7,9 +7,9 @@ its own whether the CPU is Intel's. A shared library that defines both to return
 ``RTLD_GLOBAL`` *before* torch loads MKL is found first when MKL binds them, and MKL then dispatches by
 the CPU's features (``mkl_serv_cpu_detect() == 7`` here: AVX-512). Loaded after torch, it does nothing.
 
-Measured on this project's 2-core AMD EPYC (Zen 4, one thread; ``benchmarks/bench_peak.py``): the
-FMA peak is about 112 GFLOP/s; fp32 sgemm 1024^3 runs at 72-94 GFLOP/s on the generic path and
-104-106 with the shim; oneDNN's linear (which has no vendor check) at about 108.
+Measured on this project's 2-core AMD EPYC (Zen 4, one thread; ``benchmarks/bench_peak.py``, three
+runs): the FMA peak is 110-115 GFLOP/s; fp32 sgemm 1024^3 runs at 86-90 GFLOP/s on the generic path
+and 104-107 with the shim; oneDNN's linear (which has no vendor check) at 92-101.
 
 How it is set up, so that nobody does it by hand:
 
