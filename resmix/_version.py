@@ -4,3 +4,10 @@ The book's install cell pins this version, so a reader's fresh kernel gets the c
 book was built with (see ``tools/install_cell.py``).
 """
 __version__ = "0.4.0"
+
+# The revision of the package's arithmetic within a version: bumped when a change of code changes a
+# run's digits (2: attention written out instead of torch's SDPA kernel, 0.4.0). Every result records
+# the revision that made it (``meta["numerics"]``) and the store recomputes its key with that one, so a
+# later bump retrains what it changes and never calls an older file damaged. What the machine
+# contributes (device, MKL's code path) is recorded in each result's provenance instead.
+NUMERICS = 2

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from resmix._version import __version__
+from resmix._version import NUMERICS, __version__
 from resmix.config import Experiment
 
 # How keys were made before 0.4.0: settings added after 0.2.0 were left out at their defaults, so
@@ -15,21 +15,22 @@ from resmix.config import Experiment
 _LEGACY_DEFAULTS = {("model", "output_scale"): 1.0, ("loss", "corr_axes"): "clip", ("train", "decay"): "all"}
 
 
-# The revision of the package's arithmetic within a version: bumped when a change of code changes a
-# run's digits (2: attention written out instead of torch's SDPA kernel, 0.4.0). What the machine
-# contributes (device, MKL's code path) is recorded in each result's provenance instead.
-NUMERICS = 2
+# The revision a 0.4.0 result was made with when its meta does not say: results began recording it
+# (``meta["numerics"]``) at revision 2, and a 0.4.0 file from before revision 2 is rightly retrained.
+UNRECORDED_NUMERICS = 2
+
 
 
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
 
 
-def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
-    """The key of an experiment's settings (``Experiment.to_dict()``) under the package ``version``.
+def settings_key(settings: dict[str, Any], version: str = __version__, numerics: int = NUMERICS) -> str:
+    """The key of an experiment's settings (``Experiment.to_dict()``) under the package ``version``
+    and the revision ``numerics`` of its arithmetic (part of the key from 0.4.0 on).
 
     :func:`run_key` is this for the running version; the store recomputes it from a stored file,
-    with the version that wrote it, to check that the file sits under its own key.
+    with the version and revision that wrote it, to check that the file sits under its own key.
     """
     settings = copy.deepcopy(settings)
     settings.pop("name", None)
@@ -39,7 +40,7 @@ def settings_key(settings: dict[str, Any], version: str = __version__) -> str:
                 del settings[section][name]
     settings["resmix_version"] = version
     if _release(version) >= (0, 4, 0):
-        settings["numerics"] = NUMERICS
+        settings["numerics"] = numerics
     source = settings.get("data", {}).get("source", "synthetic")
     if source != "synthetic":
         from resmix.data.recordings import VERSIONS

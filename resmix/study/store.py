@@ -25,7 +25,7 @@ from resmix._version import __version__
 from resmix.config import Experiment
 from resmix.training.history import History
 
-from .keys import settings_key
+from .keys import UNRECORDED_NUMERICS, settings_key
 
 
 class StoreError(OSError):
@@ -120,7 +120,10 @@ def _history(d: Any, key: str | None) -> History:
         raise _Unusable(f"meta.resmix is {version!r}; expected a version string")
     if "seed" in meta and meta["seed"] != exp.train.seed:
         raise _Unusable(f"meta.seed {meta['seed']!r} differs from its experiment's train.seed {exp.train.seed}")
-    if key is not None and (own := settings_key(d["experiment"], version)) != key:
+    numerics = meta.get("numerics", UNRECORDED_NUMERICS)
+    if not isinstance(numerics, int) or isinstance(numerics, bool):
+        raise _Unusable(f"meta.numerics is {numerics!r}; expected an integer revision")
+    if key is not None and (own := settings_key(d["experiment"], version, numerics)) != key:
         raise _WrongKey(f"it holds the run of key {own} ({exp.name!r}), not of {key}: a copied, merged or "
                         "swapped file")
     return History(exp, d["records"], meta)
@@ -143,7 +146,8 @@ def read_result(path: Path, foreign: str = "set aside") -> History | None:
         d = _read_json(path)
         h = _history(d, path.stem if name_is_key else None)
         if not ours:
-            raise _Unusable(f"a run not stored under its key (that is {settings_key(d['experiment'], h.meta.get('resmix', __version__))}.json)")
+            own = settings_key(d["experiment"], h.meta.get("resmix", __version__), h.meta.get("numerics", UNRECORDED_NUMERICS))
+            raise _Unusable(f"a run not stored under its key (that is {own}.json)")
         return h
     except FileNotFoundError:
         return None

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from resmix._mkl import matmul_path
-from resmix._version import __version__
+from resmix._version import NUMERICS, __version__
 from resmix.config import Experiment, resolve_device  # noqa: F401 (resolve_device: also this module's API)
 
 ENGINE = "cohort-1"  # the training engine's version, in every result's provenance
@@ -68,6 +68,6 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "torch": torch.__version__, "numpy": np.__version__, "python": sys.version.split()[0],
-        "resmix": __version__, "engine": ENGINE, "platform": platform.platform(), "threads": torch.get_num_threads(),
+        "resmix": __version__, "numerics": NUMERICS, "engine": ENGINE, "platform": platform.platform(), "threads": torch.get_num_threads(),
         "cpu_matmul": str(matmul_path()),  # MKL's code path changes a CPU run's last digits (resmix._mkl)
     }

@@ -196,6 +196,39 @@ def test_the_key_check_uses_the_version_that_wrote_the_file(results):
         assert read_result(old) is not None and len(study.load_results(folder)) == 3
 
 
+def test_the_key_check_uses_the_arithmetic_revision_that_made_the_file(results):
+    """A result records the revision of the arithmetic that made it (``NUMERICS``), and the store recomputes
+    its key with that revision: a later bump retrains the run under a new key and never calls the older
+    file damaged. A file without the field was made at revision 2, the first that was part of the key."""
+    from resmix._version import NUMERICS
+    from resmix.study.keys import UNRECORDED_NUMERICS
+    exps, hs, folder = results
+    path, _ = _paths(exps[0], folder)
+    d = json.loads(path.read_text())
+    assert d["meta"]["numerics"] == NUMERICS and hs[0].meta["numerics"] == NUMERICS
+    older = dict(d, meta=dict(d["meta"], numerics=NUMERICS - 1))
+    older_path = folder / f"{settings_key(d['experiment'], numerics=NUMERICS - 1)}.json"
+    assert older_path != path
+    older_path.write_text(json.dumps(older))
+    unrecorded = dict(d, meta={k: v for k, v in d["meta"].items() if k != "numerics"})
+    unrecorded_path = folder / f"{settings_key(d['experiment'], numerics=UNRECORDED_NUMERICS)}.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_result(older_path) is not None and len(study.load_results(folder)) == 3
+        if unrecorded_path == path:  # NUMERICS is still the unrecorded revision: the same key
+            path.write_text(json.dumps(unrecorded))
+        assert read_result(unrecorded_path) is not None
+    bad = folder / "bad" / path.name
+    bad.parent.mkdir()
+    bad.write_text(json.dumps(dict(d, meta=dict(d["meta"], numerics="2"))))
+    with pytest.warns(DamagedFileWarning, match="meta.numerics is '2'; expected an integer revision"):
+        assert read_result(bad) is None
+    # the negative control: the same file claiming another revision no longer matches its key
+    path.write_text(json.dumps(older))
+    with pytest.warns(DamagedFileWarning, match="it holds the run of key"):
+        assert read_result(path) is None
+
+
 def test_files_in_place_of_the_stores_folders_are_set_aside_not_raised(stored, tmp_path):
     """Probe (issue 20): a file named locks or ckpt, or a folder named like a run's lock, failed every run
     with FileExistsError / IsADirectoryError until someone deleted it."""
