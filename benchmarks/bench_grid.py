@@ -35,7 +35,13 @@ exps = study.grid(base, {"model.residual": ["leaky", "none"], "train.lr": [1e-3,
 with tempfile.TemporaryDirectory() as d:
     t = time.perf_counter()
     hs = study.run_grid(exps, d, workers=1, progress=False)
-    print(json.dumps({"seconds": time.perf_counter() - t, "runs": len(hs), "version": resmix.__version__}))
+    seconds = time.perf_counter() - t
+import ctypes, os, torch  # which MKL path this side ran (0.3.0 has no resmix._mkl to ask)
+try:
+    code = int(ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")).mkl_serv_cpu_detect())
+except (OSError, AttributeError):
+    code = None
+print(json.dumps({"seconds": seconds, "runs": len(hs), "version": resmix.__version__, "mkl_code": code}))
 """
 
 
@@ -61,7 +67,8 @@ def main(argv=None) -> None:
             for name, source in sides.items():
                 r = _side(source)
                 times[name].append(r["seconds"])
-                print(f"{name} (resmix {r['version']}): {r['seconds']:.1f} s for {r['runs']} runs", flush=True)
+                print(f"{name} (resmix {r['version']}, mkl_serv_cpu_detect {r['mkl_code']}): {r['seconds']:.1f} s "
+                      f"for {r['runs']} runs", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"run_grid of 16 quick runs, one worker: {args.baseline} {med['baseline']:.1f} s, this checkout "
           f"{med['this']:.1f} s: {med['baseline'] / med['this']:.2f}x (median of {args.rounds})")

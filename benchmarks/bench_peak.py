@@ -70,7 +70,8 @@ x, w, bias = torch.randn(16, 256, 64, generator=g), torch.randn(16, 64, 256, gen
 cases = {"sgemm": (lambda: a @ b, 2 * 1024 ** 3),
          "bmm": (lambda: torch.baddbmm(bias, x, w), 2 * 16 * 256 * 64 * 256),
          "onednn": (lambda: torch._C._nn.mkldnn_linear(a.to_mkldnn(), b.to_mkldnn()), 2 * 1024 ** 3)}
-out = {"path": str(matmul_path())}
+p = matmul_path()
+out = {"path": str(p), "fast": p.fast, "code": p.mkl_code}
 for name, (fn, flops) in cases.items():
     try:
         for _ in range(3):
@@ -115,17 +116,23 @@ def main(argv=None) -> None:
     for _ in range(args.rounds):
         for fast in (False, True):
             runs[fast].append(matmuls(fast))
+            if fast and runs[True][-1]["code"] == 0:
+                sys.exit(f"the fast side runs MKL's code-0 path ({runs[True][-1]['path']}): the shim did not load; "
+                         "run `make setup` (resmix._mkl.install) or check that a C compiler is installed")
+    if runs[False][0]["fast"]:
+        print(f"note: RESMIX_MKL_FAST=0 changes nothing on this CPU ({runs[False][0]['path']}): MKL dispatches by "
+              "its features already, so both columns time the same path")
     result = {"fma_peak_gflops": {t: statistics.median(p[0] for p in v) if v[0] else None for t, v in peaks.items()},
               "vector_width": peaks[1][0][1] if peaks[1][0] else None}
     one = result["fma_peak_gflops"][1]
     print(f"FMA peak (fp32, {result['vector_width']} lanes): one thread {one:.0f} GFLOP/s, "
           f"two at once {result['fma_peak_gflops'][2]:.0f} GFLOP/s" if one else "FMA peak: no C compiler")
-    print(f"{'matmul (1 thread)':<20}{'generic path':>16}{'fast path':>16}{'ratio':>8}")
+    print(f"{'matmul (1 thread)':<20}{'RESMIX_MKL_FAST=0':>18}{'shim on':>14}{'ratio':>8}")
     for name in ("sgemm", "bmm", "onednn"):
         med = {f: statistics.median(r[name] for r in runs[f]) if runs[f][0][name] else float("nan") for f in runs}
         result[name] = {"generic": med[False], "fast": med[True]}
         share = lambda g: f"{g:7.1f}" + (f" {100 * g / one:3.0f}%" if one else "")  # noqa: E731
-        print(f"{name:<20}{share(med[False]):>16}{share(med[True]):>16}{med[True] / med[False]:>7.2f}x")
+        print(f"{name:<20}{share(med[False]):>18}{share(med[True]):>14}{med[True] / med[False]:>7.2f}x")
     print(f"paths: {runs[False][0]['path']} | {runs[True][0]['path']}")
     result["paths"] = {"generic": runs[False][0]["path"], "fast": runs[True][0]["path"]}
     if args.json:

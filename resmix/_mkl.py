@@ -1,8 +1,8 @@
 """MKL's fast code path on AMD CPUs: which matmul kernels this process runs, and how to get the fast ones.
 
 torch's CPU build links Intel oneMKL, which picks its kernels by CPU *vendor* before it looks at the
-CPU's features: on an AMD CPU it takes its generic path (``mkl_serv_cpu_detect() == 0``; MKL_VERBOSE
-names "Intel(R) Architecture processors") even where the CPU has AVX-512. MKL asks two functions of
+CPU's features: on an AMD CPU it dispatches to its code-0 kernels (``mkl_serv_cpu_detect() == 0``, AVX2-class;
+MKL_VERBOSE names "Intel(R) Architecture processors"; called "generic" here) even where the CPU has AVX-512. MKL asks two functions of
 its own whether the CPU is Intel's. A shared library that defines both to return 1 and is loaded with
 ``RTLD_GLOBAL`` *before* torch loads MKL is found first when MKL binds them, and MKL then dispatches by
 the CPU's features (``mkl_serv_cpu_detect() == 7`` here: AVX-512). Loaded after torch, it does nothing.
@@ -20,7 +20,8 @@ How it is set up, so that nobody does it by hand:
 * ``import resmix`` calls :func:`enable`, which does the same for the running process when torch
   is not imported yet (a reader's own environment, ``import resmix`` before ``import torch``).
 
-An Intel CPU, a GPU, or a torch without MKL is left alone. ``RESMIX_MKL_FAST=0`` turns it off.
+An Intel CPU (which MKL dispatches by its features already), a CPU of another architecture, or a
+torch without MKL is left alone; a GPU run's matmuls are not MKL's. ``RESMIX_MKL_FAST=0`` turns it off.
 The fast path sums in another order, so a run's last digits depend on the path: every result
 records it (:func:`matmul_path`, in the run's provenance).
 
@@ -164,9 +165,16 @@ def matmul_path() -> MatmulPath:
 
 
 def pth_line(lib: Path) -> str:
-    """The ``.pth`` line that loads the shim at every start of the environment's Python (never failing)."""
-    return ("import os, ctypes; os.environ.get('RESMIX_MKL_FAST', '1') != '0' and os.path.exists(%r) and "
-            "ctypes.CDLL(%r, mode=ctypes.RTLD_GLOBAL)\n" % (str(lib), str(lib)))
+    """The ``.pth`` line that loads the shim at every start of the environment's Python.
+
+    It never fails: site runs a ``.pth`` line that starts with ``import`` as code, and an error there
+    would print at every interpreter start, so a missing or unloadable library is skipped.
+    """
+    body = ("try:\n"
+            f"    os.environ.get('RESMIX_MKL_FAST', '1') != '0' and os.path.exists({str(lib)!r}) and "
+            f"ctypes.CDLL({str(lib)!r}, mode=ctypes.RTLD_GLOBAL)\n"
+            "except OSError:\n    pass\n")
+    return "import os, ctypes; exec(%r)\n" % body
 
 
 def install() -> str:
@@ -186,9 +194,3 @@ def install() -> str:
     os.replace(tmp, pth)
     return f"MKL vendor shim: {lib} loads at every start of {sys.executable} ({pth})"
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--install"]:
-        print(install())
-    else:
-        print(matmul_path())
