@@ -20,6 +20,8 @@ FIXED_BEFORE_RUNS = "the first registration (2026-11-26), before the re-derived 
 # The second registration's criteria (2026-12-01, commit eeb425f) (ConstancyCriteria, HorizonCriteria and the remedy
 # score's version 2), fixed in code before any run of the re-founded chapters 4 and 5 that they judge.
 FIXED_BEFORE_RUNS_V2 = "the second registration (2026-12-01), before the re-founded chapter 4 and 5 runs"
+# The third registration's criteria (2026-12-07) (FixCriteria), fixed in code before any run it judges.
+FIXED_BEFORE_RUNS_V3 = "the third registration (2026-12-07), before the runs of the fixes and the note's horizon"
 EXPLORATORY_NOTE = ("Exploratory: this analysis or threshold was chosen after seeing the data; "
                     "it suggests, it does not confirm.")
 
@@ -135,6 +137,33 @@ class StatsCriteria:
 
 
 @dataclass(frozen=True)
+class FixCriteria:
+    """When a fix works (the third registration, :mod:`resmix.registrations.third`)."""
+
+    # The primary metric is the final level's distance from the target's, |level re target| in dB:
+    # a fix must bring a quiet output up and must not make a loud one louder; 0 is the target's level.
+    # A fix "brings the level closer" when the paired difference |baseline| - |fix| has its interval
+    # above STATS.level_margin_db (1 dB, the ear's just-noticeable change) ...
+    family_alpha: float = 0.05  # ... at a family-wise error of 5% over every (setting, fix) comparison,
+    # by Bonferroni: each interval is two-sided at 1 - family_alpha / m, m the number of comparisons
+    # (12: three settings x four fixes). Bonferroni holds under any dependence between the comparisons,
+    # which share their baselines; Holm would be uniformly more powerful for the decisions alone but
+    # gives no intervals to print beside them.
+    # A run "sounds" when its final output is at a usable level, |level| <= REMEDY.level_band_db (6 dB),
+    # not near-constant (CONSTANCY: offset share below 0.5) and input-dependent (swapping the clips'
+    # inputs moves the output by at least REMEDY.swap_floor, 0.25 of its norm): the three ways the
+    # seed's "near-constant quiet audio" can fail, each with the threshold an earlier registration fixed.
+    # A fix **fixes** a setting when it brings the level closer and VERDICT_RULES.min_share (80%) of its
+    # runs sound.
+
+    def confidence(self, comparisons: int) -> float:
+        """The two-sided confidence of each of ``comparisons`` simultaneous intervals (Bonferroni)."""
+        if isinstance(comparisons, bool) or not isinstance(comparisons, int) or comparisons < 1:
+            raise ValueError(f"comparisons must be an integer >= 1; got {comparisons!r}")
+        return 1 - self.family_alpha / comparisons
+
+
+@dataclass(frozen=True)
 class VerdictRules:
     """How the verdicts of :mod:`resmix.registrations.first` count runs."""
 
@@ -186,5 +215,6 @@ CONSTANCY = ConstancyCriteria()
 HORIZON = HorizonCriteria()
 STATS = StatsCriteria()
 VERDICT_RULES = VerdictRules()
+FIX = FixCriteria()
 DYNAMICS = DynamicsCriteria()
 SILENCE = SilenceCriteria()

@@ -2,11 +2,13 @@
 
 - :mod:`~resmix.registrations.first` (2026-11-26): the collapse (C7) and the remedy (C8) as the seed states them;
 - :mod:`~resmix.registrations.second` (2026-12-01): the collapse re-founded on PyTorch's own start, its two
-  roads (epsilon and decay), the seed's horizon, and C8 with a trained positive control.
+  roads (epsilon and decay), the seed's horizon, and C8 with a trained positive control;
+- :mod:`~resmix.registrations.third` (2026-12-07): four fixes on each road and at the note's setting, and
+  the note's own horizon (lr * wd * t = 1).
 
 The thresholds they use are :mod:`resmix.criteria`, fixed in code before the runs they judge.
 Imports from: every layer below (the foundation, data, models, losses, measure, training, study).
 """
-from . import first, second
+from . import first, second, third
 
-__all__ = ["first", "second"]
+__all__ = ["first", "second", "third"]
