@@ -157,6 +157,20 @@ def verdicts(runs: Mapping[tuple[str, str], Sequence[Any]]) -> dict[tuple[str, s
     return {(s, f): fix_verdict(runs[s, BASELINE], hs) for (s, f), hs in runs.items() if f != BASELINE}
 
 
+def group(histories: Sequence[Any], exp: Experiment) -> dict[tuple[str, str], list[Any]]:
+    """A campaign's runs sorted into :func:`campaign`'s cells (``{(setting, fix): runs}``) by their keys;
+    ValueError names a registered run that is missing and a run that is not registered."""
+    from resmix.study.keys import run_key
+    by_key = {run_key(h.experiment): h for h in histories}
+    cells = campaign(exp)
+    want = {run_key(e): k for k, es in cells.items() for e in es}
+    if missing := set(want) - set(by_key):
+        raise ValueError(f"{len(missing)} registered runs are missing, e.g. {want[min(missing)]} ({min(missing)})")
+    if extra := set(by_key) - set(want):
+        raise ValueError(f"{len(extra)} runs are not this registration's, e.g. {by_key[min(extra)].experiment.name!r}")
+    return {k: [by_key[run_key(e)] for e in es] for k, es in cells.items()}
+
+
 def rank_fixes(results: Mapping[tuple[str, str], FixResult]) -> tuple[str, str]:
     """The best and the worst fix: the largest and smallest mean over the settings of the mean paired
     primary difference (ties broken by ``FIXES``' order)."""
@@ -184,5 +198,5 @@ def goes_quiet_at_horizon(runs: Sequence[Any]) -> bool:
 
 
 __all__ = ["SETTINGS", "BASELINE", "FIXES", "COMPARISONS", "HORIZON_STEPS", "HORIZON_SEEDS", "SECONDARY",
-           "fix_configs", "replicate", "campaign", "level_error", "sounds", "FixResult", "fix_verdict", "verdicts",
+           "fix_configs", "replicate", "campaign", "group", "level_error", "sounds", "FixResult", "fix_verdict", "verdicts",
            "rank_fixes", "horizon_configs", "goes_quiet_at_horizon"]
