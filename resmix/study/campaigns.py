@@ -57,9 +57,18 @@ def _git(root: Path, *args: str) -> str:
         return "unknown"
 
 
-def _write_json(obj: Any, path: Path) -> None:
+def _write_json(obj: Any, path: Path, indent: int | None = None) -> None:
     with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
+        json.dump(obj, f, indent=indent, separators=None if indent else (",", ":"))
+
+
+def _cpu() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), which ``platform`` does not give on Linux."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+    except OSError:
+        return "unknown"
 
 
 def store_campaign(name: str, histories: Sequence[History], folder: str | Path, repo: str | Path,
@@ -75,12 +84,12 @@ def store_campaign(name: str, histories: Sequence[History], folder: str | Path, 
     keys = []
     for h in histories:
         key = run_key(h.experiment)
-        _write_json(h.to_dict(), runs / f"{key}.json")
+        _write_json(h.to_dict(), runs / f"{key}.json")  # compact: the records are read by code, not by eye
         keys.append(key)
     for stale in runs.glob("*.json"):
         if stale.stem not in keys:
             stale.unlink()
-    steps = sum(h.records[-1]["step"] for h in histories)
+    steps = int(sum(h.records[-1]["step"] for h in histories))
     seconds = sum(r.get("seconds", 0.0) for h in histories for r in h.records)
     manifest = {
         "campaign": name, "registration": registration, "command": command,
@@ -89,9 +98,9 @@ def store_campaign(name: str, histories: Sequence[History], folder: str | Path, 
         "stored": time.strftime("%Y-%m-%d", time.gmtime()), "runs": len(keys), "keys": sorted(keys),
         "run_steps": steps, "member_seconds": round(seconds, 1),
         "bytes": sum((runs / f"{k}.json").stat().st_size for k in keys),
-        "provenance": {k: v for k, v in histories[0].meta.items() if k != "seed"} if histories else {},
+        "cpu": _cpu(), "provenance": {k: v for k, v in histories[0].meta.items() if k != "seed"} if histories else {},
     }
-    _write_json(manifest, folder / MANIFEST)
+    _write_json(manifest, folder / MANIFEST, indent=1)
     return manifest
 
 
