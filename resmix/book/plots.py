@@ -248,6 +248,32 @@ def curves(groups: Mapping[str, Sequence[History]], keys: Sequence[str], ylabels
     return _style(fig)
 
 
+def level_panels(panels: Mapping[str, Mapping[str, Sequence[History]]], key: str = "val_rms_ratio_db",
+                 ylabel: str = "level re target (dB)", band: tuple[float, float] | None = (-6.0, 6.0)) -> Figure:
+    """One metric over optimizer steps, one panel per setting (``{title: {label: runs}}``), one line per
+    label (mean over its runs, min-max band); ``band``: dashed lines at a reference range (the usable level)."""
+    rows = -(-len(panels) // 2)
+    fig, axes = _figure(len(panels), height=PANEL_HEIGHT * rows + 1.0, sharex=True)  # room for the titles
+    with style():
+        for n, (ax, (title, groups)) in enumerate(zip(axes, panels.items())):
+            for i, (label, hs) in enumerate(groups.items()):
+                ys = np.array([h.series(key) for h in hs])
+                ep = np.array(hs[0].series("step"))
+                ax.plot(ep, ys.mean(0), color=COLORS[i % 10], label=label)
+                if len(hs) > 1:
+                    ax.fill_between(ep, ys.min(0), ys.max(0), color=COLORS[i % 10], alpha=0.2, lw=0)
+            steps = np.array(next(iter(groups.values()))[0].series("step"))
+            for y in band or ():  # drawn as data over the run's steps (axhline beside a title clipped the ticks)
+                ax.plot(steps[[0, -1]], [y, y], color="0.6", lw=0.8, ls="--", zorder=0)
+            ax.set_title(title, loc="left")
+            if n >= len(axes) - 2 or len(axes) == 1:
+                ax.set_xlabel("optimizer step")
+            ax.set_ylabel(ylabel)
+        first = next(iter(panels.values()))
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=_legend_columns(list(first)))
+    return _style(fig)
+
+
 def theory_vs_measured(x: Sequence[float], predicted: Sequence[float], measured: Sequence[float],
                        xlabel: str, ylabel: str = "correlation with target") -> Figure:
     """A predicted curve and measured points over one swept variable."""

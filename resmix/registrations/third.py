@@ -108,6 +108,11 @@ def level_error(h: Any) -> float:
     return abs(h.last["val_rms_ratio_db"])
 
 
+def mean_final(runs: Sequence[Any], metric: str) -> float:
+    """The mean over ``runs`` of ``metric``'s final value."""
+    return sum(h.last[metric] for h in runs) / len(runs)
+
+
 def sounds(h: Any) -> bool:
     """A run's final output is at a usable level (within ``REMEDY.level_band_db`` of the target's), not
     near-constant (``CONSTANCY``) and input-dependent (``val_swap_input >= REMEDY.swap_floor``)."""
@@ -198,5 +203,5 @@ def goes_quiet_at_horizon(runs: Sequence[Any]) -> bool:
 
 
 __all__ = ["SETTINGS", "BASELINE", "FIXES", "COMPARISONS", "HORIZON_STEPS", "HORIZON_SEEDS", "SECONDARY",
-           "fix_configs", "replicate", "campaign", "group", "level_error", "sounds", "FixResult", "fix_verdict", "verdicts",
+           "fix_configs", "replicate", "campaign", "group", "level_error", "mean_final", "sounds", "FixResult", "fix_verdict", "verdicts",
            "rank_fixes", "horizon_configs", "goes_quiet_at_horizon"]

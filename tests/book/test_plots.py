@@ -65,6 +65,8 @@ def every_figure():
                              | {f"default (+3 dB), {a}": [4, 3, 2, 1] for a in ("clip", "frame", "batch")},
                              "epsilon in the correlation's denominator", "final output level re target (dB)", hlines=(0, -20)),
         "level vs decay": plots.level_vs_time_constants(dyn, hlines=(0.0, -20.0)),
+        "level panels x3": plots.level_panels({f"setting {i}": {f"fix number {j}": [history(j), history(j + 5)]
+                                                               for j in range(5)} for i in range(3)}),
     }
 
 
@@ -163,3 +165,10 @@ def test_frames_reject_bad_input():
         plots.Frames({}, "r")
     with pytest.raises(ValueError, match="start must index"):
         plots.Frames({"a": plots.BookFigure()}, "r", start=1)
+
+
+def test_level_panels_draw_one_panel_per_setting_with_its_title_and_one_line_per_fix(figures):
+    fig = figures["level panels x3"]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["setting 0", "setting 1", "setting 2"]
+    assert len({ax.get_ylim() for ax in fig.axes}) == 1  # one scale
+    assert all(len(ax.get_lines()) == 5 + 2 for ax in fig.axes) and grid_shape(fig) == (2, 2)  # and the band's two

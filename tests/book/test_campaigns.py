@@ -1,0 +1,35 @@
+"""The stored campaigns are the registered runs, served whole, and today's code still makes them: CI
+re-derives the first two epochs of one run of every configuration and compares the records, exactly on
+a machine with the stored runs' matmul path, to the stated tolerance elsewhere (resmix.study.campaigns)."""
+import pytest
+
+from resmix.book.campaigns import CAMPAIGNS, load
+from resmix.config import get_profile
+from resmix.registrations import third
+from resmix.study.campaigns import rederive
+from resmix.study.keys import run_key
+
+QUICK = get_profile("quick")
+
+
+@pytest.fixture(scope="module")
+def fixes():
+    manifest, histories = load("third-fixes")
+    return manifest, third.group(histories, QUICK)
+
+
+def test_the_stored_fix_campaign_is_the_registered_runs_with_their_provenance(fixes):
+    manifest, cells = fixes
+    assert manifest["runs"] == 150 == sum(map(len, cells.values()))
+    assert sorted(manifest["keys"]) == sorted(run_key(e) for e in CAMPAIGNS["third-fixes"].runs())
+    assert manifest["registration"] == CAMPAIGNS["third-fixes"].registration and not manifest["code_dirty"]
+    for hs in cells.values():
+        for h in hs:
+            assert len(h.records) == h.experiment.train.epochs and h.meta["numerics"] and h.meta["cpu_matmul"]
+
+
+@pytest.mark.parametrize("cell", list(third.fix_configs(QUICK)), ids=lambda c: " | ".join(c))
+def test_one_run_of_every_configuration_rederives(fixes, cell):
+    _, cells = fixes
+    r = rederive(cells[cell][0], epochs=2)
+    assert r.holds, r
