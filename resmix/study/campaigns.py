@@ -62,13 +62,22 @@ def _write_json(obj: Any, path: Path, indent: int | None = None) -> None:
         json.dump(obj, f, indent=indent, separators=None if indent else (",", ":"))
 
 
-def _cpu() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), which ``platform`` does not give on Linux."""
+def cpu_model() -> str:
+    """The CPU: its model name, vendor, family and model number (``/proc/cpuinfo``; ``platform`` gives none
+    of them on Linux). Two machines with the same matmul code path can still block their matmuls
+    differently (cache sizes), so an exact re-derivation is asked for only on the same CPU."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+            for line in f:
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         return "unknown"
+    return (f"{fields.get('model name', 'unknown')} ({fields.get('vendor_id', '?')}, family "
+            f"{fields.get('cpu family', '?')}, model {fields.get('model', '?')})")
 
 
 def store_campaign(name: str, histories: Sequence[History], folder: str | Path, repo: str | Path,
@@ -98,7 +107,7 @@ def store_campaign(name: str, histories: Sequence[History], folder: str | Path, 
         "stored": time.strftime("%Y-%m-%d", time.gmtime()), "runs": len(keys), "keys": sorted(keys),
         "run_steps": steps, "member_seconds": round(seconds, 1),
         "bytes": sum((runs / f"{k}.json").stat().st_size for k in keys),
-        "cpu": _cpu(), "provenance": {k: v for k, v in histories[0].meta.items() if k != "seed"} if histories else {},
+        "cpu": cpu_model(), "provenance": {k: v for k, v in histories[0].meta.items() if k != "seed"} if histories else {},
     }
     _write_json(manifest, folder / MANIFEST, indent=1)
     return manifest
@@ -141,9 +150,11 @@ def _machine(meta: dict[str, Any]) -> tuple:
     return meta.get("device"), meta.get("torch"), path, code
 
 
-def rederive(h: History, epochs: int = 2) -> Rederived:
+def rederive(h: History, epochs: int = 2, stored_cpu: str | None = None) -> Rederived:
     """Train ``h``'s run for its first ``epochs`` epochs (a run of that length has the same first records:
-    no schedule depends on the total) and compare its records with ``h``'s."""
+    no schedule depends on the total) and compare its records with ``h``'s: exactly when this machine has
+    the stored run's device, torch and matmul path and (when ``stored_cpu``, the manifest's ``cpu``, is
+    given) its CPU, else to the cross-machine tolerance."""
     from resmix.training.single import train
     if not 1 <= epochs <= len(h.records):
         raise ValueError(f"epochs must be between 1 and the run's {len(h.records)} stored epochs; got {epochs}")
@@ -151,7 +162,7 @@ def rederive(h: History, epochs: int = 2) -> Rederived:
     new = train(exp, progress=False)
     import torch
     same = _machine(provenance(torch.device(h.experiment.train.device if h.experiment.train.device != "auto" else "cpu"))) \
-        == _machine(h.meta)
+        == _machine(h.meta) and (stored_cpu is None or stored_cpu == cpu_model())
     return compare(h, new.records, same)
 
 

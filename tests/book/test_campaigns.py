@@ -18,6 +18,11 @@ def fixes():
     return manifest, third.group(histories, QUICK)
 
 
+@pytest.fixture(scope="module")
+def stored_cpu(fixes):
+    return fixes[0]["cpu"]
+
+
 def test_the_stored_fix_campaign_is_the_registered_runs_with_their_provenance(fixes):
     manifest, cells = fixes
     assert manifest["runs"] == 150 == sum(map(len, cells.values()))
@@ -29,7 +34,7 @@ def test_the_stored_fix_campaign_is_the_registered_runs_with_their_provenance(fi
 
 
 @pytest.mark.parametrize("cell", list(third.fix_configs(QUICK)), ids=lambda c: " | ".join(c))
-def test_one_run_of_every_configuration_rederives(fixes, cell):
+def test_one_run_of_every_configuration_rederives(fixes, stored_cpu, cell):
     _, cells = fixes
-    r = rederive(cells[cell][0], epochs=2)
+    r = rederive(cells[cell][0], epochs=2, stored_cpu=stored_cpu)
     assert r.holds, r
