@@ -3,7 +3,7 @@
 It trains into a scratch folder (``--scratch``, default ``$RESMIX_CACHE/campaigns/NAME`` or
 ``~/.cache/resmix/campaigns/NAME``: results, weights and checkpoints), so it is resumable: after an
 interruption, run the same command again and every run goes on from its last epoch. When all runs are
-done, their records alone (each run's JSON with its provenance) are written to ``campaigns/NAME/``
+done, their records alone (each run's JSON with its provenance) are written to ``resmix/book/stored/NAME/``
 with a manifest (:mod:`resmix.study.campaigns`); weights and checkpoints stay in scratch.
 """
 from __future__ import annotations

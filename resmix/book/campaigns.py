@@ -1,7 +1,7 @@
 """The book's stored campaigns: which registered runs each is, where its records live, how to regenerate it.
 
 Each campaign is too long for CI. ``python tools/campaign.py run NAME`` trains it (resumably) and stores
-its records under ``campaigns/NAME/`` (:mod:`resmix.study.campaigns`); the pages read them with
+its records under ``resmix/book/stored/NAME/`` (:mod:`resmix.study.campaigns`), package data; the pages read them with
 :func:`load`, and ``tests/book/test_campaigns.py`` re-derives the first epochs of one run of every
 configuration on every CI run.
 
@@ -17,7 +17,7 @@ from resmix.config import Experiment, get_profile
 from resmix.registrations import third
 from resmix.study.campaigns import load_campaign
 
-ROOT = Path(__file__).resolve().parents[2] / "campaigns"  # in the repository, beside book/
+ROOT = Path(__file__).resolve().parent / "stored"  # package data: an installed copy serves them too
 
 
 @dataclass(frozen=True)

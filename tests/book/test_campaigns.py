@@ -38,3 +38,15 @@ def test_one_run_of_every_configuration_rederives(fixes, stored_cpu, cell):
     _, cells = fixes
     r = rederive(cells[cell][0], epochs=2, stored_cpu=stored_cpu)
     assert r.holds, r
+
+
+def test_the_stored_records_are_package_data_so_an_installed_copy_serves_them():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    from resmix.book import campaigns
+    patterns = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["resmix.book"]
+    files = [p.relative_to(campaigns.ROOT.parent).as_posix() for p in campaigns.ROOT.rglob("*") if p.is_file()]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), files
