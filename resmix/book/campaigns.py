@@ -2,7 +2,7 @@
 
 Each campaign is too long for CI. ``python tools/campaign.py run NAME`` trains it (resumably) and stores
 its records under ``resmix/book/stored/NAME/`` (:mod:`resmix.study.campaigns`), package data; the pages read them with
-:func:`load`, and ``tests/book/test_campaigns.py`` re-derives the first epochs of one run of every
+:func:`load`, and ``tests/book/test_book_campaigns.py`` re-derives the first epochs of one run of every
 configuration on every CI run.
 
 Imports from: every layer below.

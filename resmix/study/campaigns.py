@@ -7,7 +7,8 @@ so that an interrupted campaign goes on from every run's last epoch when started
 checkpoints are stored. :func:`load_campaign` serves the runs only when every file passes the store's
 checks (its key recomputed from its settings) and the folder holds exactly the manifest's runs.
 :func:`rederive` trains the first epochs of a stored run again and compares its records with the
-stored ones, so that a stored number cannot drift from the code unnoticed.
+stored ones, so that a stored run's first epochs cannot drift from the code unnoticed (its later
+epochs, which carry the verdicts, are made by the same code from there on).
 
 Imports from: the foundation, resmix.training, and this layer's keys, store and grids.
 """
@@ -158,23 +159,30 @@ def rederive(h: History, epochs: int = 2, stored_cpu: str | None = None) -> Rede
     from resmix.training.single import train
     if not 1 <= epochs <= len(h.records):
         raise ValueError(f"epochs must be between 1 and the run's {len(h.records)} stored epochs; got {epochs}")
-    exp = replace(h.experiment, train=replace(h.experiment.train, epochs=epochs))
-    new = train(exp, progress=False)
     import torch
-    same = _machine(provenance(torch.device(h.experiment.train.device if h.experiment.train.device != "auto" else "cpu"))) \
-        == _machine(h.meta) and (stored_cpu is None or stored_cpu == cpu_model())
+    threads = h.meta.get("threads")
+    exp = replace(h.experiment, train=replace(h.experiment.train, epochs=epochs,
+                                              threads=threads if isinstance(threads, int) else h.experiment.train.threads))
+    new = train(exp, progress=False)
+    here = new.meta.get("device", "cpu")  # the device the re-derivation really ran on
+    same = _machine(provenance(torch.device(here))) == _machine(h.meta) and (stored_cpu is None or stored_cpu == cpu_model())
     return compare(h, new.records, same)
 
 
 def compare(h: History, records: Sequence[dict[str, Any]], same_machine: bool) -> Rederived:
     """``records`` (a prefix trained again) against ``h``'s stored records: :class:`Rederived`."""
+    failed = Rederived(run_key(h.experiment), len(records), same_machine, False, math.inf, False, False)
+    if not records or len(records) > len(h.records):
+        return failed  # nothing re-derived, or more epochs than were stored: nothing holds
     worst, exact, close = 0.0, True, True
     for a, b in zip(records, h.records[:len(records)]):
         if set(a) != set(b):
-            return Rederived(run_key(h.experiment), len(records), same_machine, False, math.inf, False, False)
+            return failed
         for k in a:
             if k in _NOT_COMPARED or a[k] == b[k]:
                 continue
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (a[k], b[k])):
+                return failed  # a non-number, or a NaN or infinity that is not the same on both sides
             exact = False
             worst = max(worst, abs(a[k] - b[k]) / max(abs(b[k]), 1e-12))
             close = close and abs(a[k] - b[k]) <= CROSS_MACHINE_ATOL + CROSS_MACHINE_RTOL * abs(b[k])

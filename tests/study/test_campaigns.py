@@ -70,6 +70,11 @@ def test_a_prefix_rederives_exactly_and_a_changed_record_is_caught(stored):
         assert not r.exact and not r.close and not r.holds and r.max_rel_diff == pytest.approx(0.01, rel=1e-6)
     with pytest.raises(ValueError, match="between 1 and the run's 3 stored epochs"):
         rederive(h, epochs=4)
+    # nothing compared is no pass, and a NaN on one side fails rather than raising
+    assert not compare(h, [], True).holds and not compare(h, [dict(r) for r in h.records] * 2, False).holds
+    nan = [dict(rec) for rec in h.records[:1]]
+    nan[0]["val_rms_ratio_db"] = float("nan")
+    assert not compare(h, nan, True).holds and not compare(h, nan, False).holds
 
 
 @pytest.mark.skipif(not (torch.backends.mkl.is_available() and sys.platform == "linux"), reason="needs torch's MKL")

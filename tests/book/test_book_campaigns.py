@@ -3,6 +3,7 @@ re-derives the first two epochs of one run of every configuration and compares t
 a machine with the stored runs' matmul path, to the stated tolerance elsewhere (resmix.study.campaigns)."""
 import pytest
 
+from resmix._version import NUMERICS
 from resmix.book.campaigns import CAMPAIGNS, load
 from resmix.config import get_profile
 from resmix.registrations import third
@@ -30,7 +31,7 @@ def test_the_stored_fix_campaign_is_the_registered_runs_with_their_provenance(fi
     assert manifest["registration"] == CAMPAIGNS["third-fixes"].registration and not manifest["code_dirty"]
     for hs in cells.values():
         for h in hs:
-            assert len(h.records) == h.experiment.train.epochs and h.meta["numerics"] and h.meta["cpu_matmul"]
+            assert len(h.records) == h.experiment.train.epochs and h.meta["numerics"] == NUMERICS and h.meta["cpu_matmul"]
 
 
 @pytest.mark.parametrize("cell", list(third.fix_configs(QUICK)), ids=lambda c: " | ".join(c))
