@@ -287,8 +287,8 @@ plots.level_panels({s: {f: cells[s, f] for f in (third.BASELINE, *third.FIXES)} 
 # - **Multiple comparisons**: BCa bootstrap intervals at {glue:text}`fx_conf:.2%` each, Bonferroni over the
 #   {glue:text}`fx_comparisons:d` comparisons (a family-wise error of 5%).
 # - **The stored campaign**: {glue:text}`fx_runs:d` runs, {glue:text}`fx_steps:,d` run-steps,
-#   {glue:text}`fx_mb:.1f` MB of records (no weights), stored by commit {glue:text}`fx_commit:s` (trained by
-#   the code of the commit before it that set `NUMERICS` 3; re-derived on every CI run) on
+#   {glue:text}`fx_mb:.1f` MB of records (no weights), trained by the code of commit {glue:text}`fx_trained:s`
+#   and stored by commit {glue:text}`fx_commit:s` on
 #   {glue:text}`fx_cpu:s` ({glue:text}`fx_cost:s`). Regenerate it with `python tools/campaign.py run
 #   third-fixes`. `tests/book/test_book_campaigns.py` re-derives the first two epochs of one run per configuration,
 #   exactly on a machine with the same matmul path and within a relative $10^{-3}$ elsewhere.
@@ -324,6 +324,7 @@ glue_all({"fx_n_fixes": sum(r.verdict == "fixes" for r in fixes.values()), "fx_c
           "fx_eps_base_sound": round(10 * fixes[E, lf].baseline_sound_share), "fx_lf_eps_sound": round(10 * fixes[E, lf].sound_share),
           "fx_registration": manifest["registration"].split(", ")[1], "fx_runs": manifest["runs"],
           "fx_steps": manifest["run_steps"], "fx_mb": manifest["bytes"] / 1e6, "fx_commit": manifest["code_commit"],
+          "fx_trained": campaigns.CAMPAIGNS["third-fixes"].trained_by,
           "fx_cpu": manifest["cpu"], "fx_cost": campaigns.CAMPAIGNS["third-fixes"].cost})
 # the claims above, enforced
 assert fixes[W, lf].verdict == "brings closer" and abs(fixes[W, lf].level_fix) < 1, fixes[W, lf]

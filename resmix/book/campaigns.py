@@ -28,6 +28,7 @@ class Campaign:
     registration: str  # the module and the commit that registered its runs
     runs: Callable[[], list[Experiment]]
     cost: str  # what regenerating it takes, as measured when it was stored
+    trained_by: str  # the commit whose code trained it (the manifest's code_commit is the one that stored it)
 
     @property
     def folder(self) -> Path:
@@ -44,7 +45,8 @@ def _fixes() -> list[Experiment]:
 
 CAMPAIGNS = {c.name: c for c in (
     Campaign("third-fixes", "resmix.registrations.third, 11533ec", _fixes,
-             "150 quick runs of 768 steps (115,200 run-steps): 15.8 minutes on a 2-core CPU, 30 member-minutes"),
+             "150 quick runs of 768 steps (115,200 run-steps): 15.8 minutes on a 2-core CPU, 30 member-minutes",
+             "b8bf619"),
 )}
 
 
