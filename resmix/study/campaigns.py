@@ -49,7 +49,7 @@ class CampaignError(ValueError):
 
 
 def run_campaign(exps: Sequence[Experiment], scratch: str | Path, workers: int = 1, progress: bool = True) -> list[History]:
-    """Train (or resume) every run of a campaign into ``scratch``: :func:`resmix.study.run_grid`'s folder."""
+    """Train (or resume) every run of a campaign into ``scratch``: :func:`resmix.study.grids.run_grid`'s folder."""
     return run_grid(exps, scratch, workers=workers, progress=progress)
 
 
