@@ -180,12 +180,13 @@ def pairs(cfg: DataConfig, split: str) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def answer(cfg: DataConfig) -> Tensor:
-    """The chorales' third voice on the held-out windows, aligned with :func:`pairs` (``held_out``): ``[n_val, N]``."""
+def answer(cfg: DataConfig, split: str = "held_out") -> Tensor:
+    """The chorales' third voice on a split's windows, aligned clip for clip with :func:`pairs` of that split:
+    ``[n_val, N]`` (``"held_out"``) or ``[n_train, N]`` (``"train"``)."""
     if cfg.source not in SOURCES_WITH_ANSWER:
         raise ValueError(f"DataConfig.source={cfg.source!r} has no third voice to serve as a real answer; "
                          f"answer clips exist for {SOURCES_WITH_ANSWER}")
-    return _cut(cfg, "held_out", ("answer",))[0]
+    return _cut(cfg, split, ("answer",))[0]
 
 
 def excerpt(cfg: DataConfig, n_clips: int = 8, criteria: SilenceCriteria = SILENCE) -> dict[str, Tensor]:

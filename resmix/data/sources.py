@@ -42,13 +42,16 @@ def held_out(cfg: DataConfig) -> tuple[Tensor, Tensor]:
     return corpora.pairs(cfg, "held_out")
 
 
-def answer_clips(cfg: DataConfig) -> Tensor:
-    """A real answer for the held-out pairs: the chorales' tenor on the windows of ``held_out(cfg)``.
+def answer_clips(cfg: DataConfig, split: str = "held_out") -> Tensor:
+    """A real answer for a split's pairs: the chorales' tenor on the windows of ``held_out(cfg)`` (or of
+    ``training_pairs(cfg)`` with ``split="train"``).
 
     Raises ``ValueError`` for a source without a third voice (``"synthetic"``, ``"music"``).
 
-    Shape: ``[n_val, N]``, aligned clip for clip with ``held_out(cfg)``.
+    Shape: ``[n_val, N]`` (``[n_train, N]`` for ``"train"``), aligned clip for clip with the split's pairs.
     """
+    if split not in ("held_out", "train"):
+        raise ValueError(f"split must be 'held_out' or 'train'; got {split!r}")
     from . import corpora
-    return corpora.answer(cfg)
+    return corpora.answer(cfg, split)
 

@@ -40,6 +40,7 @@ from resmix.data.framing import frame, unframe
 
 from .metrics import (
     band_envelope,
+    chroma,
     common_share,
     envelope_distance,
     lagged_correlation,
@@ -168,9 +169,37 @@ def remedy_score(model: Model, input: Tensor, target: Tensor, sample_rate: int,
         gain = float((_shifted_mean(envelope_distance, eo, et) - own).mean())
         spectral = TestResult(gain >= criteria.spectral_margin_db, {"envelope_db": float(own.mean()), "envelope_gain": gain},
                               f"envelope distance to other targets - to own >= {criteria.spectral_margin_db:g} dB")
+    elif criteria.spectral_measure == "chroma":
+        spectral = _harmony(ow, xw, yw, sample_rate, criteria)
     else:
-        raise ValueError(f"criteria.spectral_measure must be 'lsd' or 'envelope'; got {criteria.spectral_measure!r}")
+        raise ValueError(f"criteria.spectral_measure must be 'lsd', 'envelope' or 'chroma'; got {criteria.spectral_measure!r}")
     return RemedyScore(level, dependence, no_copy, spectral)
+
+
+def _harmony(out: Tensor, input: Tensor, target: Tensor, sample_rate: int, criteria: RemedyCriteria) -> TestResult:
+    """Version 3's spectral test: the output's pitch classes fit its own clip's music (input and target) better
+    than other clips' music. ``r_bc`` is the correlation over the 12 classes of output ``b``'s chroma with
+    clip ``c``'s context chroma (the mean of its input's and its target's profiles); the statistic is
+    ``mean_b r_bb``, its chance level the same mean with the contexts permuted among the clips
+    (``criteria.n_permutations`` fixed draws). Passes when the permutation p-value is at most
+    ``criteria.harmony_alpha`` and the gain over the permutations' mean is at least ``criteria.harmony_margin``."""
+    co = chroma(out, sample_rate)  # (B, 12)
+    ctx = 0.5 * (chroma(input, sample_rate) + chroma(target, sample_rate))  # (B, 12)
+    a = co.double() - co.double().mean(-1, keepdim=True)
+    b = ctx.double() - ctx.double().mean(-1, keepdim=True)
+    norm = a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True).T  # (B, B)
+    r = torch.where(norm > 0, (a @ b.T) / norm.clamp_min(1e-300), torch.zeros_like(norm))  # (B, B): r[b, c]
+    B = r.shape[0]
+    own = float(r.diagonal().mean())
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.arange(B)
+    null = torch.stack([r[idx, torch.randperm(B, generator=gen)].mean() for _ in range(criteria.n_permutations)])
+    p = float((1 + (null >= own - 1e-12).sum()) / (1 + criteria.n_permutations))
+    gain = own - float(null.mean())
+    return TestResult(p <= criteria.harmony_alpha and gain >= criteria.harmony_margin,
+                      {"harmony_r": own, "harmony_gain": gain, "harmony_p": p},
+                      f"chroma fits own clip's music: permutation p <= {criteria.harmony_alpha:g} "
+                      f"and gain >= {criteria.harmony_margin:g}")
 
 
 # --- Known controls: callables model(input, target) -> [B, D, T] -------------------------------

@@ -4,7 +4,9 @@
   member's numbers those it gets alone; :mod:`~resmix.training.single`: one run, the cohort of one;
 - :mod:`~resmix.training.adamw`: AdamW over stacked parameters, each member with its own settings;
 - :mod:`~resmix.training.checkpoint`: a member's checkpoint, verified on load;
-- :mod:`~resmix.training.history`: what a run leaves (records, config, provenance) and its failure.
+- :mod:`~resmix.training.history`: what a run leaves (records, config, provenance) and its failure;
+- :mod:`~resmix.training.answer`: a short seeded loop that teaches the model a real answer by reconstruction
+  (the remedy score's trained positive control).
 
 Imports from: the foundation, resmix.data, resmix.models, resmix.losses and resmix.measure.
 """

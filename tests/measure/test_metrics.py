@@ -252,3 +252,26 @@ def test_band_envelope_of_a_quiet_clip_is_its_loud_copy_lowered():
     torch.testing.assert_close(quiet, loud - 440.0, rtol=0, atol=1e-3)
     torch.testing.assert_close(M.envelope_distance(quiet, M.band_envelope(y * 1e-22, 8000)),
                                M.envelope_distance(loud, M.band_envelope(y, 8000)), rtol=0, atol=1e-3)
+
+
+def test_chroma_puts_a_tone_and_its_octaves_on_its_pitch_class_and_sums_to_one():
+    from resmix.measure.metrics import chroma
+    t = torch.arange(8192, dtype=torch.float64) / 8000
+    a = torch.stack([torch.sin(2 * torch.pi * f * t) for f in (220.0, 440.0, 880.0)]).float()  # A3, A4, A5
+    c = torch.stack([torch.sin(2 * torch.pi * 261.63 * t)]).float()  # C4: three semitones above A
+    ca, cc = chroma(a, 8000), chroma(c, 8000)
+    assert ca.shape == (3, 12) and torch.allclose(ca.sum(-1), torch.ones(3))
+    assert (ca.argmax(-1) == 0).all() and (ca[:, 0] > 0.9).all()
+    assert int(cc.argmax()) == 3
+    assert torch.allclose(chroma(a * 1e-20, 8000), ca, atol=1e-5)  # level-free, no underflow
+    assert torch.equal(chroma(torch.zeros(2, 4096), 8000), torch.full((2, 12), 1 / 12))  # silence: uniform
+
+
+def test_chroma_refuses_bad_arguments_by_name():
+    from resmix.measure.metrics import chroma
+    with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
+        chroma(torch.zeros(2, 4096), 8000.0)
+    with pytest.raises(ValueError, match="0 < low_hz < high_hz"):
+        chroma(torch.zeros(2, 4096), 8000, low_hz=500, high_hz=100)
+    with pytest.raises(ValueError, match=r"\[B, N\]"):
+        chroma(torch.zeros(4096), 8000)

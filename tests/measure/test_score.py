@@ -142,3 +142,41 @@ def test_surrogates_keep_the_spectrum_and_lose_the_waveform():
     assert torch.equal(s, score.phase_randomised(w - w.mean(-1, keepdim=True), 5))  # a seed: reproducible
     from resmix.measure.metrics import pearson
     assert (pearson(s, w).abs() < 0.5).all()
+
+
+def test_version_3_passes_its_positive_control_and_fails_every_negative_one_on_both_data_seeds():
+    """Version 3 (the fourth registration): the harmony test; every control as expected, quick and t4."""
+    from resmix.config import get_profile
+    from resmix.criteria import REMEDY_V3
+    for profile in ("quick", "t4"):
+        for seed in (1234, 2234):
+            cfg = dataclasses.replace(get_profile(profile).data, seed=seed)
+            x, y = (frame(w, cfg.frame_size) for w in held_out(cfg))
+            rows = score.sanity_table(x, y, cfg.sample_rate, REMEDY_V3)
+            assert score.sanity_problems(rows) == [], (profile, seed)
+            noise = next(r for r in rows if r.control.startswith("white noise")).score.spectral
+            assert not noise.passed and noise.values["harmony_gain"] < REMEDY_V3.harmony_margin
+
+
+def test_the_harmony_test_passes_an_output_in_another_register_with_the_clips_pitch_classes():
+    """What version 2's envelope cannot: an octave below the target, other timbre, same pitch classes, passes."""
+    from resmix.criteria import REMEDY_V2, REMEDY_V3
+    from resmix.data.framing import unframe
+    B, N = 16, 4096
+    t = torch.arange(N, dtype=torch.float64) / SR
+    g = torch.Generator().manual_seed(3)
+    f0 = 220 * 2 ** (torch.randint(0, 12, (B, 2), generator=g).double() / 12)  # two notes per clip
+    y = sum(torch.sin(2 * torch.pi * f0[:, i:i + 1] * 2 * t) for i in range(2)).float() * 0.1  # (B, N): the target
+    x = torch.sin(2 * torch.pi * f0[:, :1] * 4 * t).float() * 0.1  # the input: the first note two octaves up
+    answer = sum(torch.sign(torch.sin(2 * torch.pi * f0[:, i:i + 1] * t)) for i in range(2)).float() * 0.05  # square waves, an octave down
+
+    def model(inp, tgt):
+        rows = [int(torch.argmin((unframe(tgt)[:, None] - y[None]).abs().sum(-1)[j])) for j in range(len(tgt))]
+        return frame(answer[rows], 32)
+
+    v3 = remedy_score(model, frame(x, 32), frame(y, 32), SR, REMEDY_V3).spectral
+    assert v3.passed and v3.values["harmony_p"] <= 0.01, v3
+    shuffled = remedy_score(lambda inp, tgt: model(inp, tgt).roll(1, 0), frame(x, 32), frame(y, 32), SR, REMEDY_V3).spectral
+    assert not shuffled.passed, shuffled  # the same answers given to the wrong clips fail
+    with pytest.raises(ValueError, match="'lsd', 'envelope' or 'chroma'"):
+        remedy_score(model, frame(x, 32), frame(y, 32), SR, dataclasses.replace(REMEDY_V2, spectral_measure="mfcc"))
