@@ -59,10 +59,11 @@ from resmix.book import plots, readings, run_plans
 from resmix.book.claims import Checks, announce, glue_all
 from resmix.book.listen import players
 from resmix.config import get_profile
-from resmix.criteria import REMEDY_V2, STATS, VERDICT_RULES
-from resmix.data import answer_clips, corpora, frame, held_out, unframe
+from resmix.criteria import REMEDY, REMEDY_V2, REMEDY_V3, STATS, VERDICT_RULES
+from resmix.data import answer_clips, corpora, frame, held_out, training_pairs, unframe
 from resmix.measure import pearson, score
-from resmix.registrations import first, second
+from resmix.measure.metrics import chroma
+from resmix.registrations import first, fourth, second
 
 exp = get_profile()
 checks = Checks(exp.profile)
@@ -182,7 +183,146 @@ glue_all({"tenor_failed": ", ".join(answer_scores["version 2"].failed) or "nothi
 # spectrum: it accepts an output that sounds like its target, not one that answers it. A real
 # answer in another register fails it, so the score cannot stand in for "creative" in the seed's
 # sense; it can only say whether an output depends on its inputs, copies them, and matches the target's
-# spectrum.
+# spectrum. The next section tests a version registered to pass a real answer.
+
+# %% [markdown]
+# ## An instrument that can say yes
+#
+# **Not yet.** Version 3 of the score, registered to pass a real answer before it met one, fails the
+# real tenor as well ({glue:text}`v3_tenor_failed`; its harmony gain {glue:text}`v3_tenor_gain:.3f`, p =
+# {glue:text}`v3_tenor_p:.3f`, against 0.15 and 0.01), and training by reconstruction alone does not teach
+# the model the tenor: {glue:text}`n_learned` of {glue:text}`n_answer` runs learned it (each output is at
+# most {glue:text}`max_learned_gain:.2f` dB closer in spectrum to its own clip's tenor than to the other
+# clips', against 1 dB), because they give nearly one waveform for every clip (common share {glue:text}`min_common:.2f` or
+# more). So the registered reading is **{glue:text}`v3_reading`**: no version of the score passes the real
+# answer, and this registration found no trained output that succeeds against which to test it (n =
+# {glue:text}`n_answer` model seeds, one data seed).
+#
+# The fourth registration ({py:mod}`resmix.registrations.fourth`, committed as cf98c35 before the tenor
+# or any trained output was scored with version 3) keeps version 2's level, input-dependence and no-copy
+# tests and replaces its spectral test: instead of asking for *the target's* spectrum, it asks whether
+# the output's pitch classes (a chroma profile, {py:func}`resmix.measure.metrics.chroma`) fit its own
+# clip's music, soprano and bass, better than the other clips' music, by a permutation test at p ≤ 0.01
+# with a gain of at least 0.15 (set from white noise and the phase-randomised target only). First, the
+# known controls under version 3 on the chorales: each negative control must fail the test meant to
+# catch it, and the phase-randomised target must pass.
+
+# %%
+controls_v3 = score.sanity_table(xc, yc, c.sample_rate, REMEDY_V3)
+pd.DataFrame([r.as_dict() for r in controls_v3]).set_index("control")
+
+# %% [markdown]
+# The real tenor, through all three versions (the same "model" as above):
+
+# %%
+versions = {"version 1": REMEDY, "version 2": REMEDY_V2, "version 3": REMEDY_V3}
+tenor_scores = {v: score.remedy_score(tenor_answers, xc, yc, c.sample_rate, crit) for v, crit in versions.items()}
+pd.DataFrame({v: {k: str(t) for k, t in s.tests().items()} | {"passes": s.passed} for v, s in tenor_scores.items()}).T
+
+# %% [markdown]
+# The trained answer: the fixed design given soprano and bass, trained for twice this profile's steps by
+# waveform MSE plus MR-STFT alone (weight 1 each, no penalties; AdamW, lr 1e-3, wd 0.01, batch 8) to
+# output the tenor of the training windows, three model seeds. Each run is then scored on the held-out
+# clips by all three versions, and *learned the answer* when its output is at least 1 dB closer in
+# spectrum to its own clip's tenor than to the other clips' tenors (version 1's log-spectral test with
+# the tenor as reference, a measure independent of version 3's):
+
+# %%
+xt, yt = training_pairs(c)
+tenor_train, tenor_held_out = answer_clips(c, "train"), answer_clips(c)
+answer_rows, answer_v3, learned_flags = {}, [], []
+for seed in fourth.ANSWER_SEEDS:
+    model = fourth.trained_answer(exp, seed, xt, yt, tenor_train, RUNS).model
+    answer_model = lambda i, t, m=model: m(i, t)[-1]  # noqa: E731  (the model's output: [B, D, T])
+    with torch.no_grad():
+        out = unframe(answer_model(xc, yc))
+        scored = {v: score.remedy_score(answer_model, xc, yc, c.sample_rate, crit) for v, crit in versions.items()}
+    gain = fourth.learned_gain(out, tenor_held_out)
+    answer_v3.append(scored["version 3"])
+    learned_flags.append(gain >= REMEDY.spectral_margin_db)
+    answer_rows[f"seed {seed}"] = {"learned gain (dB)": gain, "common share": scored["version 3"].input_dependence.values["common_share"],
+                                   "level (dB)": scored["version 3"].level.values["level_db"]} | {
+                                       f"passes {v}": s.passed for v, s in scored.items()} | {
+                                       "fails (version 3)": ", ".join(scored["version 3"].failed) or "nothing"}
+validation = fourth.can_say_yes(tenor_scores["version 3"], answer_v3, learned_flags)
+pd.DataFrame(answer_rows).T
+
+# %% tags=["remove-cell"]
+v3_tenor = tenor_scores["version 3"]
+checks.expect(score.sanity_problems(controls_v3) == [], "the text says every control behaves as expected under version 3")
+checks.expect(not v3_tenor.passed and "spectral" in v3_tenor.failed, "the text says the tenor fails version 3's spectral test")
+checks.expect(not any(s.passed for s in tenor_scores.values()), "the text says no version of the score passes the real tenor")
+checks.expect(validation.reading == "cannot say" and validation.learned == 0,
+              "the text says no trained answer learned the tenor, so the reading is 'cannot say'")
+checks.expect(min(r["common share"] for r in answer_rows.values()) > 0.9,
+              "the text says the trained answers give nearly one waveform for every clip")
+checks.expect(abs(tenor_scores["version 2"].spectral.values["envelope_gain"] - 0.45) < 0.01,
+              "the registration's docstring says the tenor's envelope gain under version 2 is 0.45 dB")
+glue_all({"v3_tenor_failed": ", ".join(v3_tenor.failed), "v3_tenor_gain": v3_tenor.spectral.values["harmony_gain"],
+          "v3_tenor_p": v3_tenor.spectral.values["harmony_p"], "n_learned": validation.learned, "n_answer": validation.n,
+          "max_learned_gain": max(r["learned gain (dB)"] for r in answer_rows.values()),
+          "min_common": min(r["common share"] for r in answer_rows.values()), "v3_reading": validation.reading})
+
+# %% [markdown]
+# ### Why both halves failed (exploratory, measured after the registered runs)
+#
+# *The tenor.* Version 3 assumed that voices which fit one another share pitch classes. In a four-part
+# chord they mostly do not: each voice takes a different chord tone, and a clip of
+# {glue:text}`clip_ms:.0f` ms holds about one chord. Measured on these held-out clips, the tenor's chroma
+# correlates {glue:text}`tenor_own_r:.3f` with its own clip's music and {glue:text}`tenor_other_r:.3f` with
+# other clips' (soprano and bass between themselves: {glue:text}`sb_own_r:.3f` and {glue:text}`sb_other_r:.3f`;
+# on the second data seed the tenor's gain is {glue:text}`ctx_gain_2:+.3f`):
+# the shared pitch content is real but far under the margin that white noise forced. The bass alone
+# does better on this data seed ({glue:text}`bass_gain_1:.3f` over other clips, above 0.15: a tenor
+# often doubles the bass's root or fifth, and the soprano dilutes it), but not on the second
+# ({glue:text}`bass_gain_2:.3f`), so narrowing the test to the bass, chosen after seeing this table, would
+# fit it to one data seed. A test of fit needs a model of harmony (consonance with the context, chord
+# templates), registered and then judged on clips it has not seen, not shared pitch classes.
+#
+# *The trained answer.* The tenor is not determined by soprano and bass: many tenors fit one chord. A
+# reconstruction loss toward an undetermined target is minimised by the average of the tenors that fit,
+# and at this scale that average is nearly the same waveform for every clip (common share as in the
+# table; its level {glue:text}`answer_level:.1f` dB against the bass, not quiet). It is the seed's
+# remedy seen from the other side: reconstruction pulls an output toward its target's mean; it does not
+# by itself give a varied answer. A positive control that succeeds needs a task whose answer the inputs
+# determine, or a generative objective.
+
+# %%
+def chroma_fit(a, b, sample_rate):
+    """Mean correlation over the 12 pitch classes of each clip's chroma in ``a`` with its own clip's in ``b``,
+    and with the other clips': ``(own, others)``. Shape: ``[B, 12]`` profiles."""
+    a, b = a.double() - a.double().mean(-1, keepdim=True), b.double() - b.double().mean(-1, keepdim=True)
+    r = (a @ b.T) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True).T)  # (B, B)
+    n = len(r)
+    return float(r.diagonal().mean()), float((r.sum() - r.diagonal().sum()) / (n * n - n))
+
+
+def pitch_class_fits(cfg):
+    """Which voices share pitch classes on ``cfg``'s held-out clips: own clip against other clips."""
+    sop, bas = (chroma(w, cfg.sample_rate) for w in held_out(cfg))
+    ten = chroma(answer_clips(cfg), cfg.sample_rate)
+    pairs = {"tenor with its clip's music (version 3)": (ten, 0.5 * (sop + bas)), "tenor with soprano": (ten, sop),
+             "tenor with bass": (ten, bas), "soprano with bass": (sop, bas)}
+    return {k: chroma_fit(a, b, cfg.sample_rate) for k, (a, b) in pairs.items()}
+
+
+fits = {seed: pitch_class_fits(dataclasses.replace(c, seed=seed)) for seed in first.DATA_SEEDS}
+pd.DataFrame({(f"data seed {seed}", col): {k: v[i] for k, v in f.items()} for seed, f in fits.items()
+              for i, col in enumerate(("own clip", "other clips"))}).round(3)
+
+# %% tags=["remove-cell"]
+own_r, other_r = fits[c.seed]["tenor with its clip's music (version 3)"]
+bass_gain = {seed: f["tenor with bass"][0] - f["tenor with bass"][1] for seed, f in fits.items()}
+checks.expect(own_r - other_r < REMEDY_V3.harmony_margin, "the text says the tenor's shared pitch content is under version 3's margin")
+checks.expect(bass_gain[first.DATA_SEEDS[0]] >= REMEDY_V3.harmony_margin > bass_gain[first.DATA_SEEDS[1]],
+              "the text says the tenor's fit to the bass alone clears the margin on the first data seed and not on the second")
+checks.expect(abs((own_r - other_r) - v3_tenor.spectral.values["harmony_gain"]) < 0.02,
+              "the exploratory table's tenor row is version 3's statistic")
+glue_all({"clip_ms": 1000 * c.clip_seconds, "tenor_own_r": own_r, "tenor_other_r": other_r,
+          "sb_own_r": fits[c.seed]["soprano with bass"][0], "sb_other_r": fits[c.seed]["soprano with bass"][1],
+          "ctx_gain_2": float(np.subtract(*fits[first.DATA_SEEDS[1]]["tenor with its clip's music (version 3)"])),
+          "bass_gain_1": bass_gain[first.DATA_SEEDS[0]], "bass_gain_2": bass_gain[first.DATA_SEEDS[1]],
+          "answer_level": float(np.mean([r["level (dB)"] for r in answer_rows.values()]))})
 
 # %% [markdown]
 # ## Listen

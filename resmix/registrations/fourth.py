@@ -34,16 +34,22 @@ registered: the chapters' trained runs scored with version 3 (reported, descript
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from resmix._io import atomic_path, set_aside
 from resmix.config import Experiment
 from resmix.criteria import REMEDY
 from resmix.measure.metrics import log_spectral_distance
 from resmix.measure.score import RemedyScore, _shifted_mean
+from resmix.models.two_stage import TwoStageModel
+from resmix.study.keys import run_key
+from resmix.training.answer import AnswerRun, train_answer
 
 from .first import DATA_SEEDS
 
@@ -60,6 +66,29 @@ def answer_config(exp: Experiment, seed: int) -> Experiment:
     return exp.with_(name=f"trained answer (tenor) | seed {seed}",
                      data={"source": ANSWER_SOURCE, "seed": DATA_SEEDS[0]}, model={"residual": "none"},
                      train={"epochs": exp.train.epochs * ANSWER_STEPS_FACTOR, "seed": seed})
+
+
+def trained_answer(exp: Experiment, seed: int, input: Tensor, target: Tensor, answer: Tensor,
+                   root: str | os.PathLike) -> AnswerRun:
+    """The registered trained answer of model seed ``seed`` (:func:`answer_config`, ``ANSWER_WEIGHTS``), trained
+    on the given training pairs and tenor, or loaded from ``root/answer/<run key>.pt`` where an earlier call
+    stored it (a damaged or foreign file is set aside and the run trained again). Shape: ``[n_train, N]``."""
+    e = answer_config(exp, seed)
+    path = Path(root) / "answer" / f"{run_key(e)}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("key") != run_key(e) or saved.get("weights") != ANSWER_WEIGHTS:
+                raise ValueError("it holds another run")
+            model = TwoStageModel(e.model)
+            model.load_state_dict(saved["state"])
+            return AnswerRun(model.eval(), list(saved["losses"]))
+        except Exception as error:  # noqa: BLE001  (any damage: set it aside, train again)
+            set_aside(path, f"not a trained answer of {e.name!r}: {type(error).__name__}: {error}")
+    run = train_answer(e, input, target, answer, **ANSWER_WEIGHTS)
+    with atomic_path(path) as tmp:
+        torch.save({"key": run_key(e), "weights": ANSWER_WEIGHTS, "state": run.model.state_dict(), "losses": run.losses}, tmp)
+    return run
 
 
 def learned_gain(output: Tensor, answer: Tensor) -> float:
@@ -100,4 +129,4 @@ def can_say_yes(tenor: RemedyScore, trained: Sequence[RemedyScore], learned_flag
 
 
 __all__ = ["ANSWER_SOURCE", "ANSWER_SEEDS", "ANSWER_STEPS_FACTOR", "ANSWER_WEIGHTS", "ANSWER_MIN_PASS",
-           "answer_config", "learned_gain", "learned", "Validation", "can_say_yes"]
+           "answer_config", "trained_answer", "learned_gain", "learned", "Validation", "can_say_yes"]

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from resmix._checks import check_same_shape, check_tensor
-from resmix.config import Experiment
+from resmix.config import Experiment, resolve_device
 from resmix.data.framing import frame
 from resmix.losses.reconstruction import mrstft_loss
 from resmix.models.two_stage import TwoStageModel
@@ -39,8 +39,8 @@ def train_answer(exp: Experiment, input: Tensor, target: Tensor, answer: Tensor,
     MSE plus ``mrstft_weight`` times the MR-STFT loss, nothing else.
 
     Settings from ``exp.train`` (epochs, batch size, AdamW's lr and weight decay on every parameter,
-    gradient clipping, seed for initialisation and batch order, threads); the caller's RNG state and
-    thread count are restored after.
+    gradient clipping, seed for initialisation and batch order, threads, device); the caller's RNG state
+    and thread count are restored after, and the model comes back on the CPU.
 
     Shape: waveforms ``[n, N]``, aligned clip for clip; ``N`` a multiple of ``exp.data.frame_size``.
     """
@@ -50,13 +50,14 @@ def train_answer(exp: Experiment, input: Tensor, target: Tensor, answer: Tensor,
     if mse_weight < 0 or mrstft_weight < 0 or mse_weight + mrstft_weight == 0:
         raise ValueError(f"train_answer needs non-negative weights, not both 0; got mse {mse_weight}, mrstft {mrstft_weight}")
     t, d = exp.train, exp.data
-    x, y, a = (frame(w.float(), d.frame_size) for w in (input, target, answer))  # (n, D, T)
+    device = resolve_device(t.device)
+    x, y, a = (frame(w.float(), d.frame_size).to(device) for w in (input, target, answer))  # (n, D, T)
     before = torch.get_num_threads()
     torch.set_num_threads(t.threads)
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(t.seed)
-            model = TwoStageModel(exp.model)
+            model = TwoStageModel(exp.model).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         gen = torch.Generator().manual_seed(t.seed)
         losses = []
@@ -74,7 +75,6 @@ def train_answer(exp: Experiment, input: Tensor, target: Tensor, answer: Tensor,
                 opt.step()
                 total += float(loss.detach())
             losses.append(total / len(batches))
-        model.eval()
-        return AnswerRun(model, losses)
+        return AnswerRun(model.cpu().eval(), losses)
     finally:
         torch.set_num_threads(before)

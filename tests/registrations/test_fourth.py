@@ -44,3 +44,24 @@ def test_learned_gain_tells_the_own_answer_from_the_others():
     assert not fourth.learned(answer.roll(1, 0), answer)
     noise = torch.randn(8, 4096, generator=g)
     assert abs(fourth.learned_gain(noise, answer)) < 1
+
+
+def test_trained_answer_is_stored_once_and_a_damaged_file_is_set_aside(tiny, tmp_path, monkeypatch):
+    from resmix._io import DamagedFileWarning
+    from resmix.data.sources import training_pairs
+    monkeypatch.setattr(fourth, "answer_config", lambda exp, seed: exp.with_(train={"epochs": 1, "seed": seed}))
+    x, y = training_pairs(tiny.data)
+    run = fourth.trained_answer(tiny, 0, x, y, y.roll(1, 0), tmp_path)
+    (path,) = (tmp_path / "answer").glob("*.pt")
+    calls = []
+    monkeypatch.setattr(fourth, "train_answer", lambda *a, **k: calls.append(1))
+    again = fourth.trained_answer(tiny, 0, x, y, y.roll(1, 0), tmp_path)  # served from the file, not trained
+    assert calls == [] and again.losses == run.losses
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[k], v), k
+    path.write_bytes(b"not a checkpoint")
+    monkeypatch.undo()
+    monkeypatch.setattr(fourth, "answer_config", lambda exp, seed: exp.with_(train={"epochs": 1, "seed": seed}))
+    with pytest.warns(DamagedFileWarning, match="not a trained answer"):
+        fresh = fourth.trained_answer(tiny, 0, x, y, y.roll(1, 0), tmp_path)
+    assert fresh.losses == run.losses and path.with_name(path.name + ".damaged").exists()
