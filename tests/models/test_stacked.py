@@ -29,6 +29,10 @@ def test_initial_rows_are_what_two_stage_model_draws_for_each_seed():
 
 
 def test_the_stacked_forward_is_each_members_two_stage_model_exactly():
+    # At the engine's one thread per run (TrainConfig.threads, part of a run's key). With two threads,
+    # MKL's Intel kernels (the shim on AMD) split a batched matmul and a plain one differently: measured
+    # 4.8e-7 apart at most on a 2-core AMD EPYC (family 25), bit-equal with the shim off or on one thread.
+    torch.set_num_threads(1)
     layout, rows = S.initial_rows(CFGS, [1, 2, 3])
     params = S.Stacked.from_rows(layout, rows)
     x, y = _clips(len(CFGS))
