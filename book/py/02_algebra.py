@@ -122,6 +122,29 @@ assert model_err < 1e-6
 glue("c2_model_err", model_err, display=False)
 
 # %% [markdown]
+# ```{admonition} Try it: stage 2's shortcut
+# :class: tip
+# Stage 2 adds $(I + O_1 + T)/3$. Change its three weights and rerun: with zero learning $O_1 = (I+T)/2$,
+# so the output is $(a + b/2)\,I + (c + b/2)\,T$ and its correlation with the target follows from those two
+# coefficients alone (for independent, equally loud clips). The seed's thirds give the same 0.71 as stage
+# 1; weights (0, 0, 1) give 1, and (1, 0, 0) give 0.
+# ```
+
+# %% tags=["try-it"]
+a, b, c = 1 / 3, 1 / 3, 1 / 3  # stage 2's weights on input, stage 1's output, target; try 0, 0, 1
+out1 = 0.5 * (xf + yf)  # stage 1 with zero learning, [B, D, T]
+out2 = a * xf + b * out1 + c * yf
+predicted = algebra.predicted_correlation(a + b / 2, c + b / 2, 1.0, 1.0, 0.0)
+print(f"correlation with the target: measured {float(metrics.pearson(out2, yf).mean()):.3f}, predicted {predicted:.3f}")
+
+# %% tags=["remove-cell"]
+for w in ((1 / 3, 1 / 3, 1 / 3), (0, 0, 1), (1, 0, 0)):  # the outcomes the box states
+    o = w[0] * xf + w[1] * 0.5 * (xf + yf) + w[2] * yf
+    want = algebra.predicted_correlation(w[0] + w[1] / 2, w[2] + w[1] / 2, 1.0, 1.0, 0.0)
+    assert abs(float(metrics.pearson(o, yf).mean()) - want) < 0.05 and abs(want - {0: 2 ** -0.5, 1: 1.0, 2: 0.0}[
+        [(1 / 3, 1 / 3, 1 / 3), (0, 0, 1), (1, 0, 0)].index(w)]) < 1e-9, ("the Try-it box's outcomes", w)
+
+# %% [markdown]
 # ## The correlation with the target
 #
 # For zero-mean $X$ (input) and $Y$ (target) with RMS $s_x, s_y$ and correlation $r$,

@@ -104,6 +104,29 @@ players({"target": y_wave[0], "fixed design, default init (untrained)": unframe(
 plots.spectrograms({"target": y_wave[0], "untrained fixed design": unframe(out_default)[0]}, cfg.sample_rate)
 
 # %% [markdown]
+# ```{admonition} Try it: the shortcut on or off
+# :class: tip
+# Set `residual` to `"leaky"` or `"none"` and rerun (a second). With the learned branches at zero, the
+# leaky design already outputs a mix that correlates 0.71 with the target, 3 dB below its level;
+# the fixed design outputs exactly nothing. Everything the fixed design outputs, it has to learn.
+# ```
+
+# %% tags=["try-it"]
+residual = "none"  # or "leaky": the seed's first version
+untrained = TwoStageModel(replace(exp.model, residual=residual, zero_init_output=True))
+with torch.no_grad():
+    out = untrained(xf, yf)[1]  # [B, D, T]
+corr = f"correlation with the target {float(metrics.pearson(out, yf).mean()):+.3f}" if out.abs().max() > 0 else "silence"
+print(f"residual={residual!r}: largest sample {float(out.abs().max()):.3f}; {corr}")
+
+# %% tags=["remove-cell"]
+with torch.no_grad():  # the outcomes the box states, for both settings
+    outs = {r: TwoStageModel(replace(exp.model, residual=r, zero_init_output=True))(xf, yf)[1] for r in ("leaky", "none")}
+assert float(outs["none"].abs().max()) == 0.0, "the Try-it box says the fixed design outputs exactly nothing"
+assert abs(float(metrics.pearson(outs["leaky"], yf).mean()) - 2 ** -0.5) < 0.05, "the Try-it box says 0.71"
+assert abs(float(metrics.rms_ratio_db(outs["leaky"], yf).mean()) + 3.0) < 0.5, "the Try-it box says 3 dB below the target"
+
+# %% [markdown]
 # (input-scale)=
 # ## How loud the audio is where it enters the model
 #

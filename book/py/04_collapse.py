@@ -133,6 +133,37 @@ glue_all({"quiet_db": COLLAPSE.quiet_db, "max_abs_corr": COLLAPSE.max_abs_corr, 
           "g_db": G_DB, "offset_min": CONSTANCY.min_offset_share, "epoch_seed": EPOCH_SEED})
 
 # %% [markdown]
+# ```{admonition} Try it: ε, the penalty's hidden pull on the level
+# :class: tip
+# Set `eps_ratio` (ε as a multiple of $s_o s_t$ at the output's starting level) and rerun (a second). The
+# cell turns an output down by 30 dB and reports the ε-stabilised correlation the penalties see. At
+# `eps_ratio = 1e-3` it barely changes (under 5%): the penalty cannot tell a loud output from a quiet
+# one, so it exerts no force on the level. At `eps_ratio = 1` it falls more than tenfold: a quieter output
+# scores better, and the optimizer will turn it down. That is the ε road.
+# ```
+
+# %% tags=["try-it"]
+from resmix.losses import correlations  # noqa: E402  (cov / (s_o s_t + eps), what the penalties use)
+
+eps_ratio = 1.0  # try 1e-3 (the penalty is blind to the level) or 10
+x_w, y_w = held_out(cfg)  # [B, N]
+o = x_w + 0.2 * y_w  # an output with a little of the target in it
+eps = eps_ratio * float((o.std(-1) * y_w.std(-1)).mean())
+seen = {f"{20 * np.log10(g):+.0f} dB": float(correlations(g * o, y_w, eps).abs().mean()) for g in (1.0, 0.3, 0.1, 0.03)}
+pd.Series(seen, name=f"|corr| the penalty sees, eps_ratio={eps_ratio:g}").round(4)
+
+
+# %% tags=["remove-cell"]
+def _drop(ratio):
+    """How much the penalty's |corr| falls when the output is turned down 30 dB, at this ε ratio."""
+    e = ratio * float((o.std(-1) * y_w.std(-1)).mean())
+    return float(correlations(0.03 * o, y_w, e).abs().mean()) / float(correlations(o, y_w, e).abs().mean())
+
+
+checks.expect(_drop(1e-3) > 0.95, "the Try-it box says at eps_ratio 1e-3 the penalty changes under 5% over 30 dB")
+checks.expect(_drop(1.0) < 0.1, "the Try-it box says at eps_ratio 1 the penalty falls more than tenfold over 30 dB")
+
+# %% [markdown]
 # ## The first registration, re-read
 #
 # Three configurations, fixed with their criteria and verdict rule in `resmix.registrations.first` and

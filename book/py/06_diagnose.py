@@ -143,6 +143,36 @@ glue_all({"my_a": d.zero_probe["a"], "my_b": d.zero_probe["b"], "my_r2": d.zero_
 assert d.leaks and abs(d.zero_probe["a"] - 0.25) < 1e-3 and abs(d.zero_probe["b"] - 0.75) < 1e-3
 
 # %% [markdown]
+# ```{admonition} Try it: hide another shortcut
+# :class: tip
+# Change the shortcut's two weights and rerun (a second): `diagnose` finds them again with every weight
+# zeroed, to three decimals, without reading the model's code. With `(0.0, 0.0)` it reports no leak, and
+# the zero-weights output is silent.
+# ```
+
+# %% tags=["try-it"]
+shortcut = (0.4, 0.1)  # weights on input and target; the model above hid (0.25, 0.75); try (0.0, 0.0)
+
+
+class Shortcut(MyModel):
+    def forward(self, input, target):  # [B, D, T] each
+        return 0.1 * self.net(torch.cat([input, target], dim=1)) + shortcut[0] * input + shortcut[1] * target
+
+
+found = diagnose(Shortcut(), x, y, sample_rate=cfg.sample_rate)
+print(f"leaks: {found.leaks}; zero-weights probe a = {found.zero_probe['a']:.3f}, b = {found.zero_probe['b']:.3f}")
+
+# %% tags=["remove-cell"]
+assert found.leaks and abs(found.zero_probe["a"] - 0.4) < 1e-3 and abs(found.zero_probe["b"] - 0.1) < 1e-3
+shortcut = (0.0, 0.0)  # the box's other outcome
+import warnings  # noqa: E402
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # a silent output's probe fit is degenerate, by design
+    none_found = diagnose(Shortcut(), x, y, sample_rate=cfg.sample_rate)
+assert not none_found.leaks, "the Try-it box says no leak is reported without a shortcut"
+shortcut = (0.4, 0.1)
+
+# %% [markdown]
 # ## Ablating the residual path
 #
 # The same diagnostics on the study's two designs (untrained, same weights for the learned

@@ -50,6 +50,9 @@ FIGURE_CELLS_JS = """() => [...document.querySelectorAll('.cell')]
               shown: !!c.querySelector('.cell_output img')}))"""
 
 
+TRY_IT_JS = """() => [...document.querySelectorAll('.cell.tag_try-it')].map(c => !!c.querySelector('.cell_output'))"""
+
+
 @lru_cache(maxsize=None)
 def _ids(path: Path) -> frozenset[str]:
     return frozenset(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
@@ -94,6 +97,7 @@ def pages(browser, base_url):
             "glue": page.eval_on_selector_all(".pasted-text, .pasted-inline", "els => els.map(e => e.textContent)"),
             "raw_math": page.evaluate("() => [...document.querySelectorAll('.math')].filter("
                                       "m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60))"),
+            "try_it": page.evaluate(TRY_IT_JS),
             "text": page.inner_text("article") if page.query_selector("article") else page.inner_text("body"),
         }
         page.screenshot(path=str(SHOTS / shot_name(path)), full_page=True)
@@ -177,3 +181,14 @@ def test_glued_values_and_math_are_rendered(pages, name):
     assert not info["raw_math"], f"{url}: math left as raw TeX: {info['raw_math'][:3]}"
     if name in CHAPTERS and not name.endswith("06_diagnose.html"):
         assert info["glue"], f"{url}: a chapter page with no glued numbers"
+
+
+TRY_IT_CHAPTERS = sorted(n for n in CHAPTERS if re.match(r"(.*/)?0[1-6]_", n))
+
+
+@pytest.mark.parametrize("name", TRY_IT_CHAPTERS)
+def test_chapters_1_to_6_each_have_a_try_it_cell_that_ran(pages, name):
+    """Each of chapters 1-6 has a "Try it" box, and the cell after it shows its output."""
+    url, info = pages[name]
+    assert re.search(r"^Try it: ", info["text"], re.M), f"{url}: no 'Try it' box"
+    assert info["try_it"] and all(info["try_it"]), f"{url}: a try-it cell shows no output: {info['try_it']}"
