@@ -93,7 +93,7 @@ class RemedyCriteria:
     # positive control on one of the two data seeds (the phase-randomised target, excess 0.2+).
     copy_chance: str = "other clips"
     n_surrogates: int = 4  # surrogate draws averaged per clip (fixed seeds, so the score is reproducible)
-    # "chroma" (version 3, the third registration's addendum): the output's pitch-class profile
+    # "chroma" (version 3, the fourth registration): the output's pitch-class profile
     # (metrics.chroma) fits its own clip's music, input and target, better than the other clips'
     # music: a permutation test of the mean correlation over the 12 classes. Version 2's envelope
     # asks for the target's own spectrum, so a real answer in another register (the chorales'
@@ -105,7 +105,7 @@ class RemedyCriteria:
     # the phase-randomised target 0.22-0.71. 0.15 lies 3.4 sd above noise, below every positive control.
     harmony_margin: float = 0.15
     n_permutations: int = 999  # fixed draws (seed 0): p resolves 0.001, and the score is reproducible
-    version: int = 1  # which registration: 1 (the first), 2 (REMEDY_V2, the second), 3 (REMEDY_V3, the third's addendum)
+    version: int = 1  # which registration: 1 (the first), 2 (REMEDY_V2, the second), 3 (REMEDY_V3, the fourth)
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ class SilenceCriteria:
 COLLAPSE = CollapseCriteria()
 REMEDY = RemedyCriteria()
 REMEDY_V2 = RemedyCriteria(spectral_measure="envelope", copy_chance="surrogates", version=2)
-# Version 3 (the third registration's addendum): version 2 with the spectral test asking for the
+# Version 3 (the fourth registration): version 2 with the spectral test asking for the
 # clip's harmony (input and target) instead of the target's own envelope.
 REMEDY_V3 = RemedyCriteria(spectral_measure="chroma", copy_chance="surrogates", version=3)
 CONSTANCY = ConstancyCriteria()

@@ -186,14 +186,14 @@ glue_all({"tenor_failed": ", ".join(answer_scores["version 2"].failed) or "nothi
 # spectrum. The next section tests a version registered to pass a real answer.
 
 # %% [markdown]
-# ## An instrument that can say yes
+# ## Can the instrument say yes?
 #
-# **Not yet.** Version 3 of the score, registered to pass a real answer before it met one, fails the
-# real tenor as well ({glue:text}`v3_tenor_failed`; its harmony gain {glue:text}`v3_tenor_gain:.3f`, p =
+# **Not yet.** Version 3 of the score, registered before the tenor or any trained output was scored with
+# it, fails the real tenor as well ({glue:text}`v3_tenor_failed`; its harmony gain {glue:text}`v3_tenor_gain:.3f`, p =
 # {glue:text}`v3_tenor_p:.3f`, against 0.15 and 0.01), and training by reconstruction alone does not teach
 # the model the tenor: {glue:text}`n_learned` of {glue:text}`n_answer` runs learned it (each output is at
 # most {glue:text}`max_learned_gain:.2f` dB closer in spectrum to its own clip's tenor than to the other
-# clips', against 1 dB), because they give nearly one waveform for every clip (common share {glue:text}`min_common:.2f` or
+# clips', against 1 dB), and they give nearly one waveform for every clip (common share {glue:text}`min_common:.2f` or
 # more). So the registered reading is **{glue:text}`v3_reading`**: no version of the score passes the real
 # answer, and this registration found no trained output that succeeds against which to test it (n =
 # {glue:text}`n_answer` model seeds, one data seed).
@@ -203,13 +203,22 @@ glue_all({"tenor_failed": ", ".join(answer_scores["version 2"].failed) or "nothi
 # tests and replaces its spectral test: instead of asking for *the target's* spectrum, it asks whether
 # the output's pitch classes (a chroma profile, {py:func}`resmix.measure.metrics.chroma`) fit its own
 # clip's music, soprano and bass, better than the other clips' music, by a permutation test at p ≤ 0.01
-# with a gain of at least 0.15 (set from white noise and the phase-randomised target only). First, the
-# known controls under version 3 on the chorales: each negative control must fail the test meant to
-# catch it, and the phase-randomised target must pass.
+# with a gain of at least 0.15 (set 3.4 standard deviations above what white noise gains, from white
+# noise and the phase-randomised target only). First, the known controls under version 3 on the chorales:
+# each negative control must fail the test meant to catch it, and the phase-randomised target must pass.
 
 # %%
 controls_v3 = score.sanity_table(xc, yc, c.sample_rate, REMEDY_V3)
 pd.DataFrame([r.as_dict() for r in controls_v3]).set_index("control")
+
+# %% [markdown]
+# The registration asks the same of every source: on each, the controls that should fail do, and the
+# positive one passes (problems listed; none is the registered expectation):
+
+# %%
+problems_v3 = {s: score.sanity_problems(score.sanity_table(*(frame(w, cf.frame_size) for w in held_out(cf)), cf.sample_rate, REMEDY_V3))
+               for s, cf in cfgs.items()}
+pd.Series({s: "; ".join(p) or "none: every control as expected" for s, p in problems_v3.items()}, name="version 3").to_frame()
 
 # %% [markdown]
 # The real tenor, through all three versions (the same "model" as above):
@@ -249,7 +258,8 @@ pd.DataFrame(answer_rows).T
 
 # %% tags=["remove-cell"]
 v3_tenor = tenor_scores["version 3"]
-checks.expect(score.sanity_problems(controls_v3) == [], "the text says every control behaves as expected under version 3")
+checks.expect(score.sanity_problems(controls_v3) == [] and not any(problems_v3.values()),
+              "the text says every control behaves as expected under version 3, on every source")
 checks.expect(not v3_tenor.passed and "spectral" in v3_tenor.failed, "the text says the tenor fails version 3's spectral test")
 checks.expect(not any(s.passed for s in tenor_scores.values()), "the text says no version of the score passes the real tenor")
 checks.expect(validation.reading == "cannot say" and validation.learned == 0,
@@ -262,34 +272,42 @@ glue_all({"v3_tenor_failed": ", ".join(v3_tenor.failed), "v3_tenor_gain": v3_ten
           "v3_tenor_p": v3_tenor.spectral.values["harmony_p"], "n_learned": validation.learned, "n_answer": validation.n,
           "max_learned_gain": max(r["learned gain (dB)"] for r in answer_rows.values()),
           "min_common": min(r["common share"] for r in answer_rows.values()), "v3_reading": validation.reading})
+checks.expect(all(abs(r["level (dB)"]) <= REMEDY_V3.level_band_db for r in answer_rows.values()),
+              "the text says the trained answers are not quiet (they pass the level test)")
 
 # %% [markdown]
 # ### Why both halves failed (exploratory, measured after the registered runs)
 #
-# *The tenor.* Version 3 assumed that voices which fit one another share pitch classes. In a four-part
-# chord they mostly do not: each voice takes a different chord tone, and a clip of
-# {glue:text}`clip_ms:.0f` ms holds about one chord. Measured on these held-out clips, the tenor's chroma
-# correlates {glue:text}`tenor_own_r:.3f` with its own clip's music and {glue:text}`tenor_other_r:.3f` with
-# other clips' (soprano and bass between themselves: {glue:text}`sb_own_r:.3f` and {glue:text}`sb_other_r:.3f`;
-# on the second data seed the tenor's gain is {glue:text}`ctx_gain_2:+.3f`):
-# the shared pitch content is real but far under the margin that white noise forced. The bass alone
-# does better on this data seed ({glue:text}`bass_gain_1:.3f` over other clips, above 0.15: a tenor
-# often doubles the bass's root or fifth, and the soprano dilutes it), but not on the second
-# ({glue:text}`bass_gain_2:.3f`), so narrowing the test to the bass, chosen after seeing this table, would
-# fit it to one data seed. A test of fit needs a model of harmony (consonance with the context, chord
-# templates), registered and then judged on clips it has not seen, not shared pitch classes.
+# *The tenor.* On these held-out clips the tenor's chroma fits its own clip's music only a little better
+# than the other clips' music ({glue:text}`tenor_own_r:.3f` against {glue:text}`tenor_other_r:.3f`, p =
+# {glue:text}`v3_tenor_p:.2f`: not distinguishable from chance), and on the second data seed not at all
+# ({glue:text}`ctx_gain_2:+.3f`). Two explanations were checked; neither is established:
 #
-# *The trained answer.* The tenor is not determined by soprano and bass: many tenors fit one chord. A
-# reconstruction loss toward an undetermined target is minimised by the average of the tenors that fit,
-# and at this scale that average is nearly the same waveform for every clip (common share as in the
-# table; its level {glue:text}`answer_level:.1f` dB against the bass, not quiet). It is the seed's
-# remedy seen from the other side: reconstruction pulls an output toward its target's mean; it does not
-# by itself give a varied answer. A positive control that succeeds needs a task whose answer the inputs
-# determine, or a generative objective.
+# - *The instrument.* On 1,024-sample clips the chroma's bins lie 7.8 Hz apart, and a low note can fall
+#   between pitch classes (a pure G2 lands on F# and G#: `tests/measure/test_metrics.py`). Version 3 was
+#   registered with that defect. With each frame zero-padded so that a note's peak lands in its own class
+#   (`chroma(..., pad_to=8192)`), the tenor's gain is {glue:text}`pad_gain_1:+.3f` and
+#   {glue:text}`pad_gain_2:+.3f` on the two data seeds: the defect does not explain the failure.
+# - *The music.* Voices that fit one chord need not share pitch classes: each can take a different chord
+#   tone. The tenor fits its own clip's soprano *worse* than other clips' sopranos (by
+#   {glue:text}`ts_gain_1:+.3f` and {glue:text}`ts_gain_2:+.3f` on the two data seeds) and its own bass
+#   better ({glue:text}`bass_gain_1:+.3f` and {glue:text}`bass_gain_2:+.3f`, above the 0.15 margin on the
+#   first only). That is what complementary chord tones would give, but chroma cannot tell it from a
+#   measure that misses them; the chorales' notes in the score (music21) could, and that check was not
+#   run. Narrowing the test to the bass, chosen after seeing this table, would fit it to one data seed.
+#
+# Limits of the registration, seen after the runs: its margin was set below a positive control (the
+# phase-randomised target) that keeps the target's chroma and so half of its own context, so nothing
+# showed that a different voice could reach it; its permutation null includes permutations that leave
+# some clips in place, which shrinks the gain by about $(B-1)/B$ (3% at 32 clips); several held-out clips
+# come from one chorale, so "other clips" share key and chords, which makes the test conservative; and
+# white noise's spread at 32 clips (about 0.04) leaves a real gain of 0.05 indistinguishable from it.
+# A test that can pass a real answer likely needs a model of harmony (consonance with the context, chord
+# templates), registered before it meets the tenor and judged on clips it has not seen.
 
 # %%
-def chroma_fit(a, b, sample_rate):
-    """Mean correlation over the 12 pitch classes of each clip's chroma in ``a`` with its own clip's in ``b``,
+def chroma_fit(a, b):
+    """Mean correlation over the 12 pitch classes of each clip's profile in ``a`` with its own clip's in ``b``,
     and with the other clips': ``(own, others)``. Shape: ``[B, 12]`` profiles."""
     a, b = a.double() - a.double().mean(-1, keepdim=True), b.double() - b.double().mean(-1, keepdim=True)
     r = (a @ b.T) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True).T)  # (B, B)
@@ -297,32 +315,84 @@ def chroma_fit(a, b, sample_rate):
     return float(r.diagonal().mean()), float((r.sum() - r.diagonal().sum()) / (n * n - n))
 
 
-def pitch_class_fits(cfg):
+def pitch_class_fits(cfg, pad_to=None):
     """Which voices share pitch classes on ``cfg``'s held-out clips: own clip against other clips."""
-    sop, bas = (chroma(w, cfg.sample_rate) for w in held_out(cfg))
-    ten = chroma(answer_clips(cfg), cfg.sample_rate)
+    sop, bas = (chroma(w, cfg.sample_rate, pad_to=pad_to) for w in held_out(cfg))
+    ten = chroma(answer_clips(cfg), cfg.sample_rate, pad_to=pad_to)
     pairs = {"tenor with its clip's music (version 3)": (ten, 0.5 * (sop + bas)), "tenor with soprano": (ten, sop),
              "tenor with bass": (ten, bas), "soprano with bass": (sop, bas)}
-    return {k: chroma_fit(a, b, cfg.sample_rate) for k, (a, b) in pairs.items()}
+    return {k: chroma_fit(a, b) for k, (a, b) in pairs.items()}
 
 
-fits = {seed: pitch_class_fits(dataclasses.replace(c, seed=seed)) for seed in first.DATA_SEEDS}
-pd.DataFrame({(f"data seed {seed}", col): {k: v[i] for k, v in f.items()} for seed, f in fits.items()
-              for i, col in enumerate(("own clip", "other clips"))}).round(3)
+fits = {(seed, pad): pitch_class_fits(dataclasses.replace(c, seed=seed), pad) for seed in first.DATA_SEEDS for pad in (None, 8192)}
+pd.DataFrame({(f"data seed {seed}", "padded frames" if pad else "as registered"): {k: v[0] - v[1] for k, v in f.items()}
+              for (seed, pad), f in fits.items()}).round(3).rename_axis("gain: own clip - other clips")
 
 # %% tags=["remove-cell"]
-own_r, other_r = fits[c.seed]["tenor with its clip's music (version 3)"]
-bass_gain = {seed: f["tenor with bass"][0] - f["tenor with bass"][1] for seed, f in fits.items()}
-checks.expect(own_r - other_r < REMEDY_V3.harmony_margin, "the text says the tenor's shared pitch content is under version 3's margin")
-checks.expect(bass_gain[first.DATA_SEEDS[0]] >= REMEDY_V3.harmony_margin > bass_gain[first.DATA_SEEDS[1]],
-              "the text says the tenor's fit to the bass alone clears the margin on the first data seed and not on the second")
+S1, S2 = first.DATA_SEEDS
+gain = lambda seed, row, pad=None: fits[(seed, pad)][row][0] - fits[(seed, pad)][row][1]  # noqa: E731
+own_r, other_r = fits[(S1, None)]["tenor with its clip's music (version 3)"]
 checks.expect(abs((own_r - other_r) - v3_tenor.spectral.values["harmony_gain"]) < 0.02,
-              "the exploratory table's tenor row is version 3's statistic")
-glue_all({"clip_ms": 1000 * c.clip_seconds, "tenor_own_r": own_r, "tenor_other_r": other_r,
-          "sb_own_r": fits[c.seed]["soprano with bass"][0], "sb_other_r": fits[c.seed]["soprano with bass"][1],
-          "ctx_gain_2": float(np.subtract(*fits[first.DATA_SEEDS[1]]["tenor with its clip's music (version 3)"])),
-          "bass_gain_1": bass_gain[first.DATA_SEEDS[0]], "bass_gain_2": bass_gain[first.DATA_SEEDS[1]],
-          "answer_level": float(np.mean([r["level (dB)"] for r in answer_rows.values()]))})
+              "the exploratory table's first row is version 3's statistic")
+checks.expect(all(gain(sd, "tenor with its clip's music (version 3)", pad) < REMEDY_V3.harmony_margin
+                  for sd in (S1, S2) for pad in (None, 8192)),
+              "the text says the tenor stays under the margin on both data seeds, padded or not")
+checks.expect(gain(S2, "tenor with its clip's music (version 3)") <= 0, "the text says: on the second data seed not at all")
+checks.expect(gain(S1, "tenor with soprano") < 0 and gain(S2, "tenor with soprano") < 0,
+              "the text says the tenor fits its own soprano worse than other clips' on both data seeds")
+checks.expect(gain(S1, "tenor with bass") >= REMEDY_V3.harmony_margin > gain(S2, "tenor with bass") > 0,
+              "the text says the tenor fits its own bass better, above the margin on the first data seed only")
+glue_all({"tenor_own_r": own_r, "tenor_other_r": other_r,
+          "ctx_gain_2": gain(S2, "tenor with its clip's music (version 3)"),
+          "pad_gain_1": gain(S1, "tenor with its clip's music (version 3)", 8192),
+          "pad_gain_2": gain(S2, "tenor with its clip's music (version 3)", 8192),
+          "ts_gain_1": gain(S1, "tenor with soprano"), "ts_gain_2": gain(S2, "tenor with soprano"),
+          "bass_gain_1": gain(S1, "tenor with bass"), "bass_gain_2": gain(S2, "tenor with bass")})
+
+# %% [markdown]
+# *The trained answer.* The same loop, budget and model seed learns an answer that its inputs determine:
+# trained to output the bass (the target itself), its output is {glue:text}`ident_gain:.1f` dB closer to its
+# own clip's bass than to the others', with a common share of {glue:text}`ident_common:.2f`. So the loop can
+# learn; what it does not learn is the tenor, not even on its training clips (learned gain
+# {glue:text}`train_gain:.2f` dB there). Its final training loss, {glue:text}`final_loss:.2f`, is below
+# that of one mean tenor waveform given to every clip ({glue:text}`const_loss:.2f`), but not far below. That
+# fits a target the inputs do not determine (many tenors fit a chord, and a reconstruction loss is least
+# at their average), without proving it: a longer run or a larger model may learn more. A trained positive
+# control that succeeds needs a longer budget, an answer the inputs determine, or a generative objective.
+
+# %%
+from resmix.losses.reconstruction import mrstft_loss  # noqa: E402
+
+seed0 = fourth.ANSWER_SEEDS[0]
+bass_model = fourth.trained_answer(exp, seed0, xt, yt, yt, RUNS, kind="bass").model  # the same loop, answer = the bass
+tenor_run = fourth.trained_answer(exp, seed0, xt, yt, tenor_train, RUNS)  # served from the store
+tenor_model = tenor_run.model
+with torch.no_grad():
+    bass_out = unframe(bass_model(xc, yc)[-1])  # [B, N] held out
+    train_out = unframe(tenor_model(frame(xt, c.frame_size), frame(yt, c.frame_size))[-1])  # [n_train, N]
+    tenor_frames = frame(tenor_train, c.frame_size)
+    mean_tenor = tenor_frames.mean(0, keepdim=True).expand_as(tenor_frames)  # one waveform for every clip
+    const_loss = float((mean_tenor - tenor_frames).pow(2).mean() + mrstft_loss(mean_tenor, tenor_frames, c.sample_rate))
+ident = score.remedy_score(lambda i, t: bass_model(i, t)[-1], xc, yc, c.sample_rate, REMEDY_V3)
+trained_controls = pd.Series({
+    "output the bass: learned gain on held-out clips (dB)": fourth.learned_gain(bass_out, unframe(yc)),
+    "output the bass: common share": ident.input_dependence.values["common_share"],
+    "output the tenor: learned gain on its training clips (dB)": fourth.learned_gain(train_out, tenor_train),
+    "output the tenor: final training loss": tenor_run.losses[-1],
+    "one mean tenor for every clip: its loss": const_loss})
+trained_controls.round(3).to_frame(f"model seed {seed0}")
+
+# %% tags=["remove-cell"]
+tc = trained_controls.to_dict()
+checks.expect(tc["output the bass: learned gain on held-out clips (dB)"] >= REMEDY.spectral_margin_db
+              and tc["output the bass: common share"] < 0.5, "the text says the loop learns the bass")
+checks.expect(tc["output the tenor: learned gain on its training clips (dB)"] < REMEDY.spectral_margin_db,
+              "the text says the tenor is not learned even on the training clips")
+checks.expect(tc["output the tenor: final training loss"] < tc["one mean tenor for every clip: its loss"],
+              "the text says the final loss is below the mean tenor's")
+glue_all({"ident_gain": tc["output the bass: learned gain on held-out clips (dB)"], "ident_common": tc["output the bass: common share"],
+          "train_gain": tc["output the tenor: learned gain on its training clips (dB)"],
+          "final_loss": tc["output the tenor: final training loss"], "const_loss": tc["one mean tenor for every clip: its loss"]})
 
 # %% [markdown]
 # ## Listen

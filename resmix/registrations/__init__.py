@@ -5,7 +5,7 @@
   roads (epsilon and decay), the seed's horizon, and C8 with a trained positive control;
 - :mod:`~resmix.registrations.third` (2026-12-07): four fixes on each road and at the note's setting, and
   the note's own horizon (lr * wd * t = 1);
-- :mod:`~resmix.registrations.fourth` (2026-12-07): a remedy score that can say yes (version 3), validated on
+- :mod:`~resmix.registrations.fourth` (2026-12-08): a remedy score that can say yes (version 3), validated on
   the chorales' real tenor and on a model trained to give it.
 
 The thresholds they use are :mod:`resmix.criteria`, fixed in code before the runs they judge.

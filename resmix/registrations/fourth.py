@@ -1,6 +1,6 @@
 """The fourth registration: a remedy score that can say yes, validated on a real answer and a trained one.
 
-Registered 2026-12-07, in the commit that adds this module (its hash is in CHANGELOG), with its
+Registered 2026-12-08 (UTC), in the commit that adds this module (cf98c35), with its
 criteria (``REMEDY_V3`` in :mod:`resmix.criteria`), before the real tenor or any trained output was
 scored with version 3, and before the trained control below was trained.
 
@@ -34,6 +34,7 @@ registered: the chapters' trained runs scored with version 3 (reported, descript
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ import torch
 from torch import Tensor
 
 from resmix._io import atomic_path, set_aside
-from resmix.config import Experiment
+from resmix.config import Experiment, resolve_device
 from resmix.criteria import REMEDY
 from resmix.measure.metrics import log_spectral_distance
 from resmix.measure.score import RemedyScore, _shifted_mean
@@ -69,17 +70,23 @@ def answer_config(exp: Experiment, seed: int) -> Experiment:
 
 
 def trained_answer(exp: Experiment, seed: int, input: Tensor, target: Tensor, answer: Tensor,
-                   root: str | os.PathLike) -> AnswerRun:
+                   root: str | os.PathLike, kind: str = "tenor") -> AnswerRun:
     """The registered trained answer of model seed ``seed`` (:func:`answer_config`, ``ANSWER_WEIGHTS``), trained
     on the given training pairs and tenor, or loaded from ``root/answer/<run key>.pt`` where an earlier call
-    stored it (a damaged or foreign file is set aside and the run trained again). Shape: ``[n_train, N]``."""
+    stored it from the same clips (``kind`` names the answer, ``"tenor"`` for the registered run; a damaged or foreign file, or one trained on other clips, is set aside
+    and the run trained again; the file records the torch and device that trained it). Shape: ``[n_train, N]``."""
     e = answer_config(exp, seed)
-    path = Path(root) / "answer" / f"{run_key(e)}.pt"
+    if not kind.isidentifier():
+        raise ValueError(f"kind names the answer in a file name: a plain word; got {kind!r}")
+    path = Path(root) / "answer" / f"{kind}-{run_key(e)}.pt"
+    data = _digest(input, target, answer)
     if path.exists():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             if saved.get("key") != run_key(e) or saved.get("weights") != ANSWER_WEIGHTS:
                 raise ValueError("it holds another run")
+            if saved.get("data") != data:
+                raise ValueError("it was trained on other clips")
             model = TwoStageModel(e.model)
             model.load_state_dict(saved["state"])
             return AnswerRun(model.eval(), list(saved["losses"]))
@@ -87,8 +94,18 @@ def trained_answer(exp: Experiment, seed: int, input: Tensor, target: Tensor, an
             set_aside(path, f"not a trained answer of {e.name!r}: {type(error).__name__}: {error}")
     run = train_answer(e, input, target, answer, **ANSWER_WEIGHTS)
     with atomic_path(path) as tmp:
-        torch.save({"key": run_key(e), "weights": ANSWER_WEIGHTS, "state": run.model.state_dict(), "losses": run.losses}, tmp)
+        torch.save({"key": run_key(e), "weights": ANSWER_WEIGHTS, "data": data, "state": run.model.state_dict(),
+                    "losses": run.losses, "made_by": {"torch": str(torch.__version__), "device": str(resolve_device(e.train.device))}}, tmp)
     return run
+
+
+def _digest(*tensors: Tensor) -> str:
+    """A digest of the clips a trained answer was trained on (their shapes and float32 bytes)."""
+    h = hashlib.sha1()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def learned_gain(output: Tensor, answer: Tensor) -> float:

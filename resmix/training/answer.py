@@ -39,8 +39,9 @@ def train_answer(exp: Experiment, input: Tensor, target: Tensor, answer: Tensor,
     MSE plus ``mrstft_weight`` times the MR-STFT loss, nothing else.
 
     Settings from ``exp.train`` (epochs, batch size, AdamW's lr and weight decay on every parameter,
-    gradient clipping, seed for initialisation and batch order, threads, device); the caller's RNG state
-    and thread count are restored after, and the model comes back on the CPU.
+    gradient clipping, seed for initialisation, batch order and any dropout, threads, device; ``train.amp``
+    is not used: fp32 throughout); the caller's RNG state and thread count are restored after, and the
+    model comes back on the CPU.
 
     Shape: waveforms ``[n, N]``, aligned clip for clip; ``N`` a multiple of ``exp.data.frame_size``.
     """
@@ -55,26 +56,32 @@ def train_answer(exp: Experiment, input: Tensor, target: Tensor, answer: Tensor,
     before = torch.get_num_threads()
     torch.set_num_threads(t.threads)
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # the whole run: initialisation and any dropout draw from t.seed
             torch.manual_seed(t.seed)
-            model = TwoStageModel(exp.model).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-        gen = torch.Generator().manual_seed(t.seed)
-        losses = []
-        model.train()
-        for _ in range(t.epochs):
-            order, total = torch.randperm(len(x), generator=gen), 0.0
-            batches = order.split(t.batch_size)
-            for b in batches:
-                out = model(x[b], y[b])[-1]  # (b, D, T)
-                loss = mse_weight * (out - a[b]).pow(2).mean() + mrstft_weight * mrstft_loss(out, a[b], d.sample_rate)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if t.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                opt.step()
-                total += float(loss.detach())
-            losses.append(total / len(batches))
-        return AnswerRun(model.cpu().eval(), losses)
+            return _train(exp, device, x, y, a, mse_weight, mrstft_weight)
     finally:
         torch.set_num_threads(before)
+
+
+def _train(exp: Experiment, device, x: Tensor, y: Tensor, a: Tensor, mse_weight: float, mrstft_weight: float) -> AnswerRun:
+    """:func:`train_answer`'s loop, inside its forked, seeded RNG. Shape: ``[n, D, T]`` each, on ``device``."""
+    t, d = exp.train, exp.data
+    model = TwoStageModel(exp.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    gen = torch.Generator().manual_seed(t.seed)
+    losses = []
+    model.train()
+    for _ in range(t.epochs):
+        order, total = torch.randperm(len(x), generator=gen), 0.0
+        batches = order.split(t.batch_size)
+        for b in batches:
+            out = model(x[b], y[b])[-1]  # (b, D, T)
+            loss = mse_weight * (out - a[b]).pow(2).mean() + mrstft_weight * mrstft_loss(out, a[b], d.sample_rate)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            opt.step()
+            total += float(loss.detach())
+        losses.append(total / len(batches))
+    return AnswerRun(model.cpu().eval(), losses)

@@ -275,3 +275,18 @@ def test_chroma_refuses_bad_arguments_by_name():
         chroma(torch.zeros(2, 4096), 8000, low_hz=500, high_hz=100)
     with pytest.raises(ValueError, match=r"\[B, N\]"):
         chroma(torch.zeros(4096), 8000)
+
+
+def test_chroma_on_a_short_clip_misplaces_a_low_note_unless_its_frames_are_padded():
+    """The book's 1,024-sample clips give 7.8 Hz bins: a G2 (98 Hz, class 10) falls between classes; padding finds it."""
+    from resmix.measure.metrics import chroma
+    t = torch.arange(1024, dtype=torch.float64) / 8000
+    g2 = torch.sin(2 * torch.pi * 98.0 * t)[None].float()
+    plain, padded = chroma(g2, 8000), chroma(g2, 8000, pad_to=8192)
+    assert plain[0, 10] < 0.05 and int(plain.argmax()) != 10  # the registered default: the known defect
+    assert int(padded.argmax()) == 10
+    a4 = torch.sin(2 * torch.pi * 440.0 * t)[None].float()
+    assert int(chroma(a4, 8000).argmax()) == 0 and chroma(a4, 8000)[0, 0] > 0.8  # a note at 440 Hz: right unpadded
+    torch.testing.assert_close(chroma(a4, 8000, pad_to=1024), chroma(a4, 8000))  # no padding below the frame
+    with pytest.raises(ValueError, match="power of two"):
+        chroma(a4, 8000, pad_to=3000)

@@ -65,3 +65,15 @@ def test_trained_answer_is_stored_once_and_a_damaged_file_is_set_aside(tiny, tmp
     with pytest.warns(DamagedFileWarning, match="not a trained answer"):
         fresh = fourth.trained_answer(tiny, 0, x, y, y.roll(1, 0), tmp_path)
     assert fresh.losses == run.losses and path.with_name(path.name + ".damaged").exists()
+
+
+def test_a_trained_answer_stored_from_other_clips_is_not_served(tiny, tmp_path, monkeypatch):
+    from resmix._io import DamagedFileWarning
+    from resmix.data.sources import training_pairs
+    monkeypatch.setattr(fourth, "answer_config", lambda exp, seed: exp.with_(train={"epochs": 1, "seed": seed}))
+    x, y = training_pairs(tiny.data)
+    fourth.trained_answer(tiny, 0, x, y, y.roll(1, 0), tmp_path)
+    (path,) = (tmp_path / "answer").glob("*.pt")
+    assert torch.load(path, weights_only=True)["made_by"]["device"] == "cpu"
+    with pytest.warns(DamagedFileWarning, match="trained on other clips"):
+        fourth.trained_answer(tiny, 0, x, y, y.roll(2, 0), tmp_path)  # same settings, another answer
