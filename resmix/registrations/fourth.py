@@ -26,7 +26,7 @@ a gain of at least ``harmony_margin`` 0.15, set from white noise and the phase-r
    a measure independent of version 3's). The score **can say yes** when the tenor passes and at least
    ``ANSWER_MIN_PASS`` of the runs that learned the answer pass all four tests; **cannot say** when
    fewer than that learned it; otherwise **no**.
-3. every negative control of :data:`resmix.measure.score.CONTROLS` still fails the test meant to catch
+3. every negative control of ``resmix.measure.score.CONTROLS`` still fails the test meant to catch
    it under version 3, and the positive one passes (``sanity_problems`` empty), on each source.
 
 Versions 1 and 2 are reported beside it on the same outputs, so the old results stay in view. Not
